@@ -1,0 +1,84 @@
+"""Entry point of the ``insgan`` command line.
+
+Each subcommand lives in its own module of this package and provides ``add_parser(subparsers)``, which
+adds its parser and sets ``func`` (a callable taking the parsed ``argparse.Namespace`` and returning an
+exit code or None). Exit codes: 0 ok, 1 runtime error, 2 usage error (bad arguments or bad input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from .._version import __version__
+from ..errors import InsganInputError
+
+#: subcommand modules, in the order ``insgan --help`` lists them
+SUBCOMMANDS = [
+    "demo",
+    "convert",
+    "plot",
+    "simulate",
+    "make_dataset",
+    "train",
+    "apply",
+    "evaluate",
+    "mantid_setup",
+]
+
+log = logging.getLogger("insgan")
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="insgan",
+        description="Simulated INS maps that look like ISIS spectrometer data (spin waves, artefacts, GANs).",
+    )
+    parser.add_argument("--version", action="version", version=f"insgan {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or informational output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as exc:  # subcommand not built in this installation
+            if exc.name != f"{__package__}.{name}":
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 runtime error, 2 usage error)."""
+    parser = get_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        code = args.func(args)
+        return int(code or 0)
+    except InsganInputError as exc:
+        if args.debug:
+            raise
+        print(f"insgan {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"insgan {args.command}: interrupted", file=sys.stderr)
+        return 1
+    except Exception as exc:  # runtime failure: short message unless --debug
+        if args.debug:
+            raise
+        print(f"insgan {args.command}: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""File readers and writers (h5py): NXSPE, Mantid processed NeXus, npz."""

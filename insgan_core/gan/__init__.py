@@ -1,0 +1,1 @@
+"""gan layer (see insgan_core/__init__.py)."""

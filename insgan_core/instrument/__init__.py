@@ -1,0 +1,1 @@
+"""instrument layer (see insgan_core/__init__.py)."""

@@ -1,0 +1,1 @@
+"""spinwave layer (see insgan_core/__init__.py)."""

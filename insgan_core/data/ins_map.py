@@ -13,9 +13,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import InsganInputError
+from .cut import Cut1D
 from .grid import Axis
+from .rebin import overlap_matrix, rebin_2d
 
-__all__ = ["MapMetadata", "INSMap", "MapStack"]
+__all__ = ["MapMetadata", "INSMap", "MapStack", "Cut1D"]
 
 
 @dataclass
@@ -88,6 +90,9 @@ class INSMap:
     metadata: MapMetadata = field(default_factory=MapMetadata)
     distribution: bool = True
 
+    # numpy defers to INSMap's operators (ndarray + INSMap -> INSMap.__radd__), not elementwise object ops
+    __array_ufunc__ = None
+
     def __post_init__(self):
         self.signal = np.asarray(self.signal, dtype=np.float64)
         if self.error is None:
@@ -145,6 +150,210 @@ class INSMap:
             metadata=md,
             distribution=self.distribution,
         )
+
+    # --- integrals, rebinning and cuts ------------------------------------------------------------
+    @property
+    def bin_areas(self) -> np.ndarray:
+        """Area Δx·ΔE of every bin, shape (nx, ne) (e.g. Å⁻¹·meV)."""
+        return self.x_axis.widths[:, None] * self.e_axis.widths[None, :]
+
+    def _density(self) -> tuple[np.ndarray, np.ndarray]:
+        """Signal and error as densities per unit x per unit E."""
+        if self.distribution:
+            return self.signal, self.error
+        return self.signal / self.bin_areas, self.error / self.bin_areas
+
+    def integrated_intensity(self) -> tuple[float, float]:
+        """Integral of the map over all non-NaN bins, with its standard deviation.
+
+        Returns
+        -------
+        (value, error) : tuple of float
+            Σ S·Δx·ΔE and sqrt(Σ (σ·Δx·ΔE)²) over non-NaN bins (for ``distribution=False`` maps, which
+            hold counts per bin, Σ S and sqrt(Σ σ²)). Units: signal unit × x unit × meV.
+        """
+        valid = ~self.mask
+        weights = self.bin_areas if self.distribution else np.ones(self.shape)
+        value = float(np.sum(self.signal[valid] * weights[valid]))
+        error = float(np.sqrt(np.sum((np.nan_to_num(self.error[valid]) * weights[valid]) ** 2)))
+        return value, error
+
+    def rebin(self, *, x_edges=None, e_edges=None) -> "INSMap":
+        """The map on other bin edges, conserving integrated intensity (NaN-aware).
+
+        Parameters
+        ----------
+        x_edges : ndarray, shape (mx + 1,), or str, optional
+            New edges of the x axis (same unit), or a ``"start,step,end"`` string; default: unchanged.
+        e_edges : ndarray, shape (me + 1,), or str, optional
+            New energy-transfer edges in meV, or ``"start,step,end"``; default: unchanged.
+
+        Returns
+        -------
+        INSMap
+            Each new bin is the overlap-area-weighted mean of the valid old bins it covers; NaN where it
+            covers none. ``provenance["rebin_coverage_min"]`` is not set; use :func:`rebin_2d` for the
+            covered fraction.
+
+        Notes
+        -----
+        See :func:`insgan_core.data.rebin.rebin_2d`. The integral is conserved exactly where every new
+        bin that touches data is fully covered by valid old bins and the new grid spans the old one.
+        Tick labels of a path axis are kept.
+        """
+        from .grid import parse_binning
+
+        new_x = self.x_axis.edges if x_edges is None else (
+            parse_binning(x_edges, name="x_edges") if isinstance(x_edges, str) else np.asarray(x_edges, float)
+        )
+        new_e = self.e_axis.edges if e_edges is None else (
+            parse_binning(e_edges, name="e_edges") if isinstance(e_edges, str) else np.asarray(e_edges, float)
+        )
+        x_axis = Axis(new_x, self.x_axis.unit, self.x_axis.tick_labels)
+        e_axis = Axis(new_e, "DeltaE")
+        s, e = self._density()
+        signal, error, _ = rebin_2d(
+            s, e, x_edges=self.x_axis.edges, e_edges=self.e_axis.edges, new_x_edges=x_axis.edges, new_e_edges=e_axis.edges
+        )
+        if not self.distribution:
+            areas = x_axis.widths[:, None] * e_axis.widths[None, :]
+            signal, error = signal * areas, error * areas
+        return INSMap(signal, error, x_axis, e_axis, copy.deepcopy(self.metadata), self.distribution)
+
+    def cut(self, *, axis: str = "x", window: tuple[float, float], average: bool = False) -> Cut1D:
+        """A 1-D cut along ``axis``, integrating the other axis over ``window``.
+
+        Parameters
+        ----------
+        axis : {"x", "e"}
+            The axis kept: ``"x"`` gives intensity against |Q| (or path/detector coordinate) integrated
+            over an energy window in meV; ``"e"`` gives intensity against energy transfer integrated over
+            an x window (e.g. |Q| in Å⁻¹).
+        window : (lo, hi)
+            Integration range on the other axis, in its unit; partial bins count by their overlap.
+        average : bool
+            False (default): the integral ∫ S d(other). True: the mean over the valid part of the window
+            (integral / covered length).
+
+        Returns
+        -------
+        Cut1D
+
+        Notes
+        -----
+        I_i = Σ_j S_ij w_j over valid bins j with w_j the overlap of bin j with the window;
+        σ_I² = Σ_j (σ_ij w_j)². Masked (NaN) bins are left out and reported in ``Cut1D.coverage``.
+        """
+        if axis not in ("x", "e"):
+            raise InsganInputError(f"INSMap.cut: axis must be 'x' or 'e', got {axis!r}")
+        try:
+            lo, hi = (float(v) for v in window)
+        except (TypeError, ValueError):
+            raise InsganInputError(f"INSMap.cut: window must be (lo, hi), got {window!r}") from None
+        if not hi > lo:
+            raise InsganInputError(f"INSMap.cut: window hi must be > lo, got {window!r}")
+        kept, other = (self.x_axis, self.e_axis) if axis == "x" else (self.e_axis, self.x_axis)
+        s, e = self._density()
+        if axis == "e":
+            s, e = s.T, e.T
+        w = overlap_matrix(other.edges, np.array([lo, hi]))[0]
+        if not np.any(w > 0):
+            raise InsganInputError(
+                f"INSMap.cut: window {window} does not overlap the {other.unit} axis "
+                f"[{other.edges[0]:g}, {other.edges[-1]:g}]"
+            )
+        valid = ~np.isnan(s)
+        sw = np.where(valid, s, 0.0) @ w
+        var = np.where(valid, np.nan_to_num(e) ** 2, 0.0) @ (w**2)
+        covered = valid.astype(np.float64) @ w
+        has = covered > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if average:
+                signal = np.where(has, sw / covered, np.nan)
+                error = np.where(has, np.sqrt(var) / covered, np.nan)
+            else:
+                signal = np.where(has, sw, np.nan)
+                error = np.where(has, np.sqrt(var), np.nan)
+        return Cut1D(
+            axis=kept,
+            signal=signal,
+            error=error,
+            window=(lo, hi),
+            window_unit=other.unit,
+            coverage=covered / (min(hi, other.edges[-1]) - max(lo, other.edges[0])),
+            metadata=self.metadata.to_dict(),
+        )
+
+    # --- arithmetic with error propagation ----------------------------------------------------
+    def _operand(self, other, op: str):
+        if isinstance(other, INSMap):
+            if not self.same_grid(other):
+                raise InsganInputError(
+                    f"INSMap {op}: maps are on different grids ({self.x_axis.unit} {self.x_axis.size} bins x "
+                    f"{self.e_axis.size} E bins vs {other.x_axis.unit} {other.x_axis.size} x {other.e_axis.size}); "
+                    "rebin one onto the other first"
+                )
+            if self.distribution != other.distribution:
+                raise InsganInputError(f"INSMap {op}: one map is a distribution and the other is not")
+            return other.signal, other.error
+        if np.isscalar(other) and np.isreal(other):
+            return float(other), 0.0
+        return NotImplemented
+
+    def _result(self, signal, error) -> "INSMap":
+        signal = np.where(np.isfinite(signal), signal, np.nan)
+        error = np.where(np.isnan(signal), np.nan, error)
+        return INSMap(signal, error, self.x_axis, self.e_axis, copy.deepcopy(self.metadata), self.distribution)
+
+    def __add__(self, other):
+        o = self._operand(other, "+")
+        if o is NotImplemented:
+            return o
+        return self._result(self.signal + o[0], np.hypot(self.error, o[1]))
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        o = self._operand(other, "-")
+        if o is NotImplemented:
+            return o
+        return self._result(self.signal - o[0], np.hypot(self.error, o[1]))
+
+    def __rsub__(self, other):
+        o = self._operand(other, "-")
+        if o is NotImplemented:
+            return o
+        return self._result(o[0] - self.signal, np.hypot(self.error, o[1]))
+
+    def __mul__(self, other):
+        o = self._operand(other, "*")
+        if o is NotImplemented:
+            return o
+        s2, e2 = o
+        return self._result(self.signal * s2, np.hypot(self.error * s2, self.signal * e2))
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        o = self._operand(other, "/")
+        if o is NotImplemented:
+            return o
+        s2, e2 = o
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = self.signal / s2
+            return self._result(q, np.hypot(self.error / s2, q * e2 / s2))
+
+    def __rtruediv__(self, other):
+        o = self._operand(other, "/")
+        if o is NotImplemented:
+            return o
+        s1, e1 = o
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = s1 / self.signal
+            return self._result(q, np.hypot(e1 / self.signal, q * self.error / self.signal))
+
+    def __neg__(self):
+        return self._result(-self.signal, self.error.copy())
 
 
 class MapStack:

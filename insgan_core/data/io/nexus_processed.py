@@ -1,0 +1,405 @@
+"""Mantid processed NeXus files (``SaveNexusProcessed`` / ``LoadNexusProcessed``), Workspace2D.
+
+Layout read and written::
+
+    /mantid_workspace_1                 NXentry: title, workspace_name, definition
+        workspace                       NXdata
+            values  (nspec, nbins)      attrs signal=1, axes="axis2,axis1", units, unit_label
+            errors  (nspec, nbins)
+            axis1   X values            attrs units (Mantid unit ID), distribution "0"/"1"
+            axis2   vertical axis       attrs units ("MomentumTransfer", "spectraNumber", ...);
+                                        nspec + 1 values = bin edges, nspec = points
+        instrument                      NXinstrument: name, detector/ (grouping and detector angles)
+        logs                            NXcollection of NXlog groups (value), e.g. Ei
+
+An S(|Q|,E) map is stored as Mantid's ``SofQW`` writes it: one spectrum per |Q| bin, X = energy
+transfer (``DeltaE``) bin edges, vertical axis = |Q| (``MomentumTransfer``) bin edges. The transposed
+orientation (X = |Q|) is recognised from the axis units on reading. insgan writes the full map
+metadata as a JSON string log ``insgan_metadata`` so that a round trip is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..._version import __version__
+from ...errors import InsganFileError, InsganInputError
+from ..detector import DetectorData
+from ..grid import Axis
+from ..ins_map import INSMap, MapMetadata
+from ._atomic import atomic_path
+from ._hdf5 import attr_text, open_hdf5, read_scalar, read_text, require
+
+__all__ = ["load_nexus_processed", "save_nexus_processed", "is_nexus_processed", "workspace_entry"]
+
+#: Mantid unit IDs of the vertical axis that mean "detector space"
+_SPECTRUM_UNITS = {"spectranumber", "spectrum", "empty", ""}
+_UNIT_IDS = {"momentumtransfer": "MomentumTransfer", "deltae": "DeltaE", "degrees": "Degrees"}
+METADATA_LOG = "insgan_metadata"
+
+
+def workspace_entry(f: h5py.File, *, path) -> h5py.Group:
+    """The first NXentry holding a ``workspace`` NXdata group (Mantid's ``mantid_workspace_<n>``)."""
+    names = sorted(f, key=lambda n: (not n.startswith("mantid_workspace_"), n))
+    for name in names:
+        obj = f.get(name)
+        if isinstance(obj, h5py.Group) and isinstance(obj.get("workspace"), h5py.Group):
+            return obj
+    raise InsganFileError(
+        f"{path}: no 'mantid_workspace_<n>/workspace' group found: not a Mantid processed NeXus Workspace2D file "
+        f"(top-level groups: {', '.join(f) or 'none'})"
+    )
+
+
+def is_nexus_processed(f: h5py.File) -> bool:
+    try:
+        workspace_entry(f, path="")
+    except InsganFileError:
+        return False
+    return True
+
+
+def _edges_from(values: np.ndarray, n: int, *, path, field: str, unit: str) -> tuple[np.ndarray, str]:
+    """Bin edges from an axis of n + 1 edges or n points; returns (edges, 'edges'|'points')."""
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    if values.size == n + 1:
+        edges, kind = values, "edges"
+    elif values.size == n:
+        if n == 1:
+            raise InsganFileError(f"{path}: '{field}' has a single point value; cannot infer a bin width")
+        mid = 0.5 * (values[1:] + values[:-1])
+        edges, kind = np.concatenate([[2 * values[0] - mid[0]], mid, [2 * values[-1] - mid[-1]]]), "points"
+    else:
+        raise InsganFileError(
+            f"{path}: '{field}' ({unit}) has {values.size} values, expected {n + 1} bin edges or {n} points"
+        )
+    if not np.all(np.isfinite(edges)) or not np.all(np.diff(edges) > 0):
+        raise InsganFileError(f"{path}: '{field}' ({unit}) must be finite and strictly increasing")
+    return edges, kind
+
+
+def _logs(entry: h5py.Group) -> dict:
+    """Single-valued sample logs: name -> float or str."""
+    out = {}
+    logs = entry.get("logs")
+    if not isinstance(logs, h5py.Group):
+        return out
+    for name, grp in logs.items():
+        if not isinstance(grp, h5py.Group) or not isinstance(grp.get("value"), h5py.Dataset):
+            continue
+        ds = grp["value"]
+        if ds.dtype.kind in "SUO":
+            out[name] = read_text(ds)
+        elif ds.size >= 1 and ds.dtype.kind in "fiub":
+            out[name] = float(np.asarray(ds[()]).reshape(-1)[-1])
+    return out
+
+
+def _masked_detector_ids(entry: h5py.Group) -> set[int]:
+    ds = entry.get("instrument/instrument_parameter_map/data")
+    if not isinstance(ds, h5py.Dataset):
+        return set()
+    return {int(m) for m in re.findall(r"detID:(\d+);bool;masked;1", read_text(ds))}
+
+
+def _detector_geometry(entry: h5py.Group, nspec: int):
+    """Per-spectrum (polar, azimuthal, distance, polar width, spectrum masked) from the instrument group,
+    or None when the file does not hold detector positions for every spectrum."""
+    det = entry.get("instrument/detector")
+    if not isinstance(det, h5py.Group):
+        return None
+    needed = ("detector_index", "detector_count", "detector_list", "detector_positions")
+    if not all(isinstance(det.get(n), h5py.Dataset) for n in needed):
+        return None
+    index = np.asarray(det["detector_index"][()]).astype(np.int64).reshape(-1)
+    count = np.asarray(det["detector_count"][()]).astype(np.int64).reshape(-1)
+    ids = np.asarray(det["detector_list"][()]).astype(np.int64).reshape(-1)
+    pos = np.asarray(det["detector_positions"][()], dtype=np.float64)
+    if index.size != nspec or count.size != nspec or pos.ndim != 2 or pos.shape[1] != 3 or pos.shape[0] != ids.size:
+        return None
+    if np.any(count < 1) or np.any(index + count > ids.size):
+        return None
+    masked_ids = _masked_detector_ids(entry)
+    owner = np.repeat(np.arange(nspec), count)
+    members = np.concatenate([np.arange(i, i + c) for i, c in zip(index, count)])
+    # detector_positions are spherical (r in m, 2θ in degrees, φ in degrees) per listed detector
+    r, polar, phi = pos[members, 0], pos[members, 1], pos[members, 2]
+    n = count.astype(np.float64)
+    polar_mean = np.bincount(owner, polar, nspec) / n
+    dist_mean = np.bincount(owner, r, nspec) / n
+    # circular mean of the azimuth
+    az = np.degrees(
+        np.arctan2(np.bincount(owner, np.sin(np.radians(phi)), nspec), np.bincount(owner, np.cos(np.radians(phi)), nspec))
+    )
+    spread = np.zeros(nspec)
+    np.maximum.at(spread, owner, polar)
+    lo = np.full(nspec, np.inf)
+    np.minimum.at(lo, owner, polar)
+    spread -= lo
+    # width in 2θ: the cell between midpoints to the neighbouring spectra (sorted by 2θ), never less than
+    # the spread of the group's own detectors. The file holds no detector shapes, so this is an estimate.
+    order = np.argsort(polar_mean)
+    p = polar_mean[order]
+    if nspec > 1:
+        mid = 0.5 * (p[1:] + p[:-1])
+        lo_edge = np.concatenate([[p[0] - (mid[0] - p[0])], mid])
+        hi_edge = np.concatenate([mid, [p[-1] + (p[-1] - mid[-1])]])
+        cell = np.empty(nspec)
+        cell[order] = hi_edge - lo_edge
+    else:
+        cell = np.zeros(nspec)
+    width = np.maximum(cell, spread)
+    masked = np.array([all(int(i) in masked_ids for i in ids[members[owner == s]]) for s in range(nspec)]) if masked_ids else np.zeros(nspec, bool)
+    return polar_mean, az, dist_mean, width, masked
+
+
+def load_nexus_processed(path: str | os.PathLike) -> INSMap | DetectorData:
+    """Read a Mantid processed NeXus Workspace2D.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    INSMap
+        For maps with a ``MomentumTransfer`` (or other numeric) vertical axis and ``DeltaE`` X axis, or
+        the transposed orientation (detected from the units): x axis |Q| in Å⁻¹, energy in meV.
+        Detector-space files whose detector angles cannot be found give an INSMap with a
+        ``SpectrumNumber`` x axis.
+    DetectorData
+        For detector-space files (vertical axis ``spectraNumber``) with detector positions in
+        ``instrument/detector`` and an ``Ei`` sample log: per-spectrum 2θ and φ averaged over the
+        grouped detectors, distance averaged, 2θ width estimated (see Notes).
+
+    Notes
+    -----
+    Processed NeXus files store no detector shapes, so the 2θ width of a spectrum is the interval between
+    the midpoints to its neighbours in 2θ (at least the spread of its own detectors); this is recorded in
+    ``metadata.provenance["polar_width_source"]``. Spectra whose detectors are all flagged ``masked`` in
+    the instrument parameter map become NaN rows.
+    """
+    path = Path(path)
+    with open_hdf5(path) as f:
+        entry = workspace_entry(f, path=path)
+        ws = entry["workspace"]
+        values_ds = require(ws, "values", path=path)
+        values = np.asarray(values_ds[()], dtype=np.float64)
+        if values.ndim != 2:
+            raise InsganFileError(f"{path}: '{values_ds.name}' must be 2-D (spectra, bins), has shape {values.shape}")
+        if values.size == 0:
+            raise InsganFileError(f"{path}: '{values_ds.name}' is empty (shape {values.shape})")
+        if np.isnan(values).all():
+            raise InsganFileError(f"{path}: '{values_ds.name}' is NaN everywhere")
+        errors = np.asarray(require(ws, "errors", path=path)[()], dtype=np.float64)
+        if errors.shape != values.shape:
+            raise InsganFileError(f"{path}: '{ws.name}/errors' has shape {errors.shape}, expected {values.shape}")
+        nspec, nbins = values.shape
+        axis1 = require(ws, "axis1", path=path)
+        x1 = np.asarray(axis1[()], dtype=np.float64)
+        if x1.ndim == 2:  # ragged X written per spectrum: accept only when all rows agree
+            if not np.all(x1 == x1[:1]):
+                raise InsganFileError(f"{path}: '{axis1.name}' differs between spectra (ragged X is not supported); rebin in Mantid first")
+            x1 = x1[0]
+        unit1 = (attr_text(axis1, "units", "") or "").strip()
+        distribution = (attr_text(axis1, "distribution", "0") or "0").strip() in ("1", "true", "True")
+        if isinstance(ws.get("axis2"), h5py.Dataset):
+            axis2 = ws["axis2"]
+            if axis2.dtype.kind in "SUO":
+                raise InsganFileError(f"{path}: '{axis2.name}' is a text axis; expected a numeric vertical axis")
+            x2 = np.asarray(axis2[()], dtype=np.float64)
+            unit2 = (attr_text(axis2, "units", "") or "").strip()
+        else:
+            x2, unit2 = np.arange(1, nspec + 1, dtype=np.float64), "spectraNumber"
+        logs = _logs(entry)
+        stored = None
+        if METADATA_LOG in logs:
+            try:
+                stored = json.loads(logs[METADATA_LOG])
+            except json.JSONDecodeError:
+                stored = None
+        u1, u2 = unit1.lower(), unit2.lower()
+        instrument = ""
+        if isinstance(entry.get("instrument/name"), h5py.Dataset):
+            instrument = read_text(entry["instrument/name"]).strip()
+        title = read_text(entry["title"]).strip() if isinstance(entry.get("title"), h5py.Dataset) else ""
+        ei = logs.get("Ei")
+        ei = float(ei) if isinstance(ei, float) and np.isfinite(ei) and ei > 0 else None
+        provenance = {"source_file": path.name, "format": "Mantid processed NeXus", "entry": entry.name.lstrip("/"), "title": title}
+        if stored is not None:
+            metadata = MapMetadata.from_dict(stored.get("metadata", {}))
+        else:
+            metadata = MapMetadata(instrument=instrument, ei_meV=ei, provenance=provenance)
+
+        if u1 == "deltae" and u2 in _SPECTRUM_UNITS:
+            e_edges, _ = _edges_from(x1, nbins, path=path, field=axis1.name, unit=unit1)
+            geometry = _detector_geometry(entry, nspec) if ei is not None else None
+            if geometry is not None:
+                polar, az, dist, width, masked = geometry
+                signal, error = values.copy(), errors.copy()
+                signal[masked] = np.nan
+                error[masked] = np.nan
+                if e_edges[0] >= ei:
+                    raise InsganFileError(f"{path}: every energy transfer in '{axis1.name}' is >= Ei = {ei:g} meV")
+                metadata.provenance.update(
+                    polar_width_source="estimated from the 2θ spacing of neighbouring spectra",
+                    distribution=distribution,
+                )
+                return DetectorData(
+                    signal=signal,
+                    error=error,
+                    energy_edges=e_edges,
+                    polar_deg=polar,
+                    azimuthal_deg=az,
+                    polar_width_deg=width,
+                    azimuthal_width_deg=np.zeros(nspec),
+                    distance_m=dist,
+                    ei_meV=ei,
+                    psi_deg=float("nan"),
+                    ki_over_kf_scaling=True,
+                    metadata=metadata,
+                )
+            spec_edges, _ = _edges_from(x2, nspec, path=path, field=f"{ws.name}/axis2", unit=unit2) if x2.size > 1 else (
+                np.array([x2[0] - 0.5, x2[0] + 0.5]), "points")
+            return INSMap(values, errors, Axis(spec_edges, "SpectrumNumber"), Axis(e_edges, "DeltaE"), metadata, distribution)
+
+        if u1 == "deltae" and u2 != "deltae":
+            signal, error = values, errors
+            e_vals, e_unit, x_vals, x_unit, x_field = x1, unit1, x2, unit2, f"{ws.name}/axis2"
+            e_field = axis1.name
+        elif u2 == "deltae" and u1 != "deltae":
+            signal, error = values.T, errors.T  # transposed producers (e.g. Abins2D): X = |Q|
+            e_vals, e_unit, x_vals, x_unit, x_field = x2, unit2, x1, unit1, axis1.name
+            e_field = f"{ws.name}/axis2"
+        else:
+            raise InsganFileError(
+                f"{path}: axis units are '{unit1}' (axis1) and '{unit2}' (axis2); expected one of them to be "
+                "'DeltaE' (energy transfer, meV) and the other 'MomentumTransfer' or a spectrum axis"
+            )
+        nx, ne = signal.shape
+        e_edges, _ = _edges_from(e_vals, ne, path=path, field=e_field, unit=e_unit)
+        x_edges, x_kind = _edges_from(x_vals, nx, path=path, field=x_field, unit=x_unit)
+        unit_id = _UNIT_IDS.get(x_unit.lower(), x_unit or "unknown")
+        tick_labels = ()
+        if stored is not None and stored.get("x_tick_labels"):
+            tick_labels = tuple((float(a), str(b)) for a, b in stored["x_tick_labels"])
+        if stored is None:
+            metadata.provenance["x_axis_given_as"] = x_kind
+        return INSMap(
+            np.ascontiguousarray(signal),
+            np.ascontiguousarray(error),
+            Axis(x_edges, unit_id, tick_labels),
+            Axis(e_edges, "DeltaE"),
+            metadata,
+            distribution,
+        )
+
+
+def _fixed(text: str) -> np.bytes_:
+    """A fixed-length byte string (what Mantid's NeXus API writes for NX_CHAR attributes)."""
+    return np.bytes_(text.encode("utf-8"))
+
+
+def _text_dataset(group: h5py.Group, name: str, text: str) -> h5py.Dataset:
+    data = text.encode("utf-8") or b" "
+    return group.create_dataset(name, data=np.array([data], dtype=f"S{len(data)}"))
+
+
+def _nxgroup(parent: h5py.Group, name: str, nx_class: str) -> h5py.Group:
+    g = parent.create_group(name)
+    g.attrs["NX_class"] = _fixed(nx_class)
+    return g
+
+
+_MANTID_X_UNITS = {"MomentumTransfer": "MomentumTransfer", "Degrees": "Degrees", "SpectrumNumber": "spectraNumber"}
+
+
+def save_nexus_processed(
+    ins_map: INSMap, path: str | os.PathLike, *, workspace_name: str | None = None, title: str | None = None
+) -> None:
+    """Write an INS map as a Mantid processed NeXus Workspace2D (atomic write).
+
+    Parameters
+    ----------
+    ins_map : INSMap
+        The map; its x axis becomes the vertical axis (``axis2``, bin edges) and energy transfer the X
+        axis (``axis1``, bin edges, unit ``DeltaE``), as ``SofQW`` output.
+    path : str or path-like
+        Output file (``.nxs``). An existing file is replaced only once the new one is complete.
+    workspace_name, title : str, optional
+        Stored as ``workspace_name`` and ``title`` (default: the file stem).
+
+    Notes
+    -----
+    Every group carries ``NX_class`` and every text attribute is a fixed-length byte string, as
+    Mantid's ``LoadNexusProcessed`` expects. Sample logs written: ``Ei`` (meV) when known, and
+    ``insgan_metadata`` (JSON of the MapMetadata and path tick labels) which makes the round trip exact.
+    """
+    if not isinstance(ins_map, INSMap):
+        raise InsganInputError(
+            f"save_nexus_processed: expected an INSMap, got {type(ins_map).__name__} (reduce detector data with "
+            "insgan_core.data.reduction.powder_map first)"
+        )
+    path = Path(path)
+    name = workspace_name or path.stem
+    x_unit = _MANTID_X_UNITS.get(ins_map.x_axis.unit, ins_map.x_axis.unit)
+    metadata_json = json.dumps(
+        {
+            "metadata": ins_map.metadata.to_dict(),
+            "x_unit": ins_map.x_axis.unit,
+            "x_tick_labels": [[float(a), str(b)] for a, b in ins_map.x_axis.tick_labels],
+            "insgan_version": __version__,
+        },
+        allow_nan=True,
+    )
+    with atomic_path(path, suffix=".nxs") as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["NeXus_version"] = _fixed("4.4.3")
+            f.attrs["file_name"] = _fixed(str(path.name))
+            f.attrs["file_time"] = _fixed(time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))
+            f.attrs["HDF5_Version"] = _fixed(h5py.version.hdf5_version)
+            entry = _nxgroup(f, "mantid_workspace_1", "NXentry")
+            _text_dataset(entry, "title", title if title is not None else name)
+            _text_dataset(entry, "workspace_name", name)
+            for field, url in (
+                ("definition", "http://www.nexusformat.org/instruments/xml/NXprocessed.xml"),
+                ("definition_local", "http://www.isis.rl.ac.uk/xml/IXmantid.xml"),
+            ):
+                d = _text_dataset(entry, field, "Mantid Processed Workspace")
+                d.attrs["URL"] = _fixed(url)
+                d.attrs["Version"] = _fixed("1.0")
+            inst = _nxgroup(entry, "instrument", "NXinstrument")
+            _text_dataset(inst, "name", ins_map.metadata.instrument or " ").attrs["short_name"] = _fixed(
+                ins_map.metadata.instrument or " "
+            )
+            sample = _nxgroup(entry, "sample", "NXsample")
+            sample.attrs["name"] = _fixed(ins_map.metadata.sample or " ")
+            logs = _nxgroup(entry, "logs", "NXcollection")
+            if ins_map.metadata.ei_meV is not None:
+                log = _nxgroup(logs, "Ei", "NXlog")
+                log.create_dataset("value", data=np.array([float(ins_map.metadata.ei_meV)])).attrs["units"] = _fixed("meV")
+            if ins_map.metadata.temperature_K is not None:
+                log = _nxgroup(logs, "SampleTemp", "NXlog")
+                log.create_dataset("value", data=np.array([float(ins_map.metadata.temperature_K)])).attrs["units"] = _fixed("K")
+            _text_dataset(_nxgroup(logs, METADATA_LOG, "NXlog"), "value", metadata_json)
+
+            ws = _nxgroup(entry, "workspace", "NXdata")
+            v = ws.create_dataset("values", data=ins_map.signal)
+            v.attrs["signal"] = np.int32(1)
+            v.attrs["axes"] = _fixed("axis2,axis1")
+            v.attrs["units"] = _fixed("Counts")
+            v.attrs["unit_label"] = _fixed("Intensity per meV" if ins_map.distribution else "Intensity")
+            ws.create_dataset("errors", data=ins_map.error)
+            a1 = ws.create_dataset("axis1", data=ins_map.e_axis.edges)
+            a1.attrs["distribution"] = _fixed("1" if ins_map.distribution else "0")
+            a1.attrs["units"] = _fixed("DeltaE")
+            a2_values = ins_map.x_axis.centres if x_unit == "spectraNumber" else ins_map.x_axis.edges
+            a2 = ws.create_dataset("axis2", data=a2_values)
+            a2.attrs["units"] = _fixed(x_unit)

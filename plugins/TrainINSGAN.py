@@ -1,0 +1,279 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Mantid algorithm TrainINSGAN: learn clean-simulation -> experiment-like S(|Q|,E) with a GAN.
+
+A thin face over ``insgan_core.gan.training.train``: it collects the source and target workspaces (names
+or WorkspaceGroups) through ``insgan_core.mantid_bridge``, builds a ``TrainConfig`` from the properties,
+makes one call into the core and returns the per-step losses as a TableWorkspace.
+"""
+
+from mantid.api import (
+    AlgorithmFactory,
+    FileAction,
+    FileProperty,
+    ITableWorkspaceProperty,
+    Progress,
+    PythonAlgorithm,
+)
+from mantid.kernel import (
+    Direction,
+    FloatBoundedValidator,
+    IntBoundedValidator,
+    StringArrayProperty,
+    StringListValidator,
+    logger,
+)
+
+from insgan_core import mantid_bridge
+from insgan_core.errors import InsganInputError
+
+#: TrainConfig field named in a core error message -> algorithm property
+_FIELD_TO_PROPERTY = {
+    "'mode'": "Mode",
+    "'steps'": "Steps",
+    "'batch_size'": "BatchSize",
+    "'lr'": "LearningRate",
+    "'patch_size'": "PatchSize",
+    "'device'": "Device",
+    "'generator'": "Generator",
+    "'checkpoint_every'": "CheckpointEvery",
+    "'lambda_l1'": "LambdaL1",
+    "'lambda_nce'": "LambdaNCE",
+}
+
+
+class TrainINSGAN(PythonAlgorithm):
+    def category(self):
+        return "Inelastic\\Simulation;MachineLearning"
+
+    def summary(self):
+        return (
+            "Trains a GAN that turns clean simulated S(|Q|,E) maps into experiment-like ones "
+            "(paired pix2pix or unpaired CUT) and writes an insgan model file."
+        )
+
+    def seeAlso(self):
+        return ["ApplyINSGAN", "SimulateINSSpinWave", "SofQW", "LoadNXSPE"]
+
+    def version(self):
+        return 1
+
+    def checkGroups(self):
+        # Workspace lists are given by name (WorkspaceGroups expanded here), never group-processed.
+        return False
+
+    def PyInit(self):
+        self.declareProperty(
+            StringArrayProperty("SourceWorkspaces", values=[], direction=Direction.Input),
+            doc="Clean simulated S(|Q|,E) workspaces: a list of names and/or WorkspaceGroup names, all on one grid.",
+        )
+        self.declareProperty(
+            StringArrayProperty("TargetWorkspaces", values=[], direction=Direction.Input),
+            doc="Experiment-like targets: paired mode, one per source in the same order and on the same grid; "
+            "unpaired mode, any number of measured maps (one is enough).",
+        )
+        self.declareProperty(
+            name="Mode",
+            defaultValue="paired",
+            validator=StringListValidator(["paired", "unpaired"]),
+            doc="paired: pix2pix (adversarial + L1) on (source, target) pairs; unpaired: CUT (adversarial + "
+            "PatchNCE) on random patches.",
+        )
+        self.declareProperty(
+            name="Steps", defaultValue=1000, validator=IntBoundedValidator(lower=1), doc="Optimisation steps."
+        )
+        self.declareProperty(
+            name="BatchSize",
+            defaultValue=4,
+            validator=IntBoundedValidator(lower=1),
+            doc="Maps (paired) or patches (unpaired) per step; paired needs at least this many sources.",
+        )
+        self.declareProperty(
+            name="LearningRate",
+            defaultValue=2e-4,
+            validator=FloatBoundedValidator(lower=0.0, exclusive=True),
+            doc="Adam learning rate of generator and discriminator.",
+        )
+        self.declareProperty(
+            name="PatchSize",
+            defaultValue=0,
+            validator=IntBoundedValidator(lower=0),
+            doc="Training crop in bins (square). 0: whole maps in paired mode, 32 (or the map size if smaller) "
+            "in unpaired mode.",
+        )
+        self.declareProperty(
+            name="LambdaL1",
+            defaultValue=100.0,
+            validator=FloatBoundedValidator(lower=0.0),
+            doc="Weight of the L1 term on covered bins (paired mode).",
+        )
+        self.declareProperty(
+            name="LambdaNCE",
+            defaultValue=1.0,
+            validator=FloatBoundedValidator(lower=0.0),
+            doc="Weight of the PatchNCE content term (unpaired mode); raise it if output content drifts.",
+        )
+        self.declareProperty(
+            name="Seed", defaultValue=0, validator=IntBoundedValidator(lower=0), doc="Random seed (same seed, same weights)."
+        )
+        self.declareProperty(
+            name="Generator",
+            defaultValue="unet",
+            validator=StringListValidator(["unet", "resnet"]),
+            doc="Generator network: unet (small, fast default) or resnet (ResNet blocks, Exp2SimGAN-like).",
+        )
+        self.declareProperty(
+            name="Device",
+            defaultValue="auto",
+            validator=StringListValidator(["auto", "cpu", "cuda"]),
+            doc="Torch device: auto (cuda when available), cpu or cuda.",
+        )
+        self.declareProperty(
+            FileProperty("OutputModelFile", "", action=FileAction.Save, extensions=[".safetensors"]),
+            doc="Model file to write (.safetensors; weights + JSON metadata; for ApplyINSGAN).",
+        )
+        self.declareProperty(
+            FileProperty("CheckpointDirectory", "", action=FileAction.OptionalDirectory),
+            doc="Folder for checkpoints (safetensors + JSON); needed for Resume.",
+        )
+        self.declareProperty(
+            name="CheckpointEvery",
+            defaultValue=200,
+            validator=IntBoundedValidator(lower=0),
+            doc="Steps between checkpoints (0: none).",
+        )
+        self.declareProperty(
+            name="Resume",
+            defaultValue=False,
+            doc="Continue the run from the latest checkpoint in CheckpointDirectory.",
+        )
+        self.declareProperty(
+            ITableWorkspaceProperty("OutputTable", "", direction=Direction.Output),
+            doc="Table of losses and metrics per logged step.",
+        )
+        for name in ("SourceWorkspaces", "TargetWorkspaces", "Mode"):
+            self.setPropertyGroup(name, "Data")
+        for name in ("Steps", "BatchSize", "LearningRate", "PatchSize", "LambdaL1", "LambdaNCE", "Seed", "Generator", "Device"):
+            self.setPropertyGroup(name, "Training")
+        for name in ("OutputModelFile", "CheckpointDirectory", "CheckpointEvery", "Resume", "OutputTable"):
+            self.setPropertyGroup(name, "Output")
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def _stack(self, prop):
+        from insgan_core.data.ins_map import MapStack
+
+        members = mantid_bridge.expand_workspace_names(self.getProperty(prop).value, property_name=prop)
+        for ws in members:
+            problem = mantid_bridge.workspace_problem(ws, property_name=prop)
+            if problem:
+                raise InsganInputError(problem)
+        maps = [mantid_bridge.workspace_to_map(ws, property_name=prop) for ws in members]
+        try:
+            return MapStack.from_maps(maps)
+        except InsganInputError as exc:
+            raise InsganInputError(f"{prop}: all workspaces must share one grid ({exc})") from None
+
+    def _config(self, *stacks):
+        from insgan_core.gan.config import TrainConfig, default_generator
+
+        mode = self.getProperty("Mode").value
+        patch = self.getProperty("PatchSize").value
+        if patch == 0 and mode == "unpaired":
+            patch = [min([32] + [s.x_axis.size for s in stacks]), min([32] + [s.e_axis.size for s in stacks])]
+        generator = default_generator() if self.getProperty("Generator").value == "unet" else {"name": "resnet"}
+        return TrainConfig(
+            mode=mode,
+            steps=self.getProperty("Steps").value,
+            batch_size=self.getProperty("BatchSize").value,
+            lr=self.getProperty("LearningRate").value,
+            seed=self.getProperty("Seed").value,
+            device=self.getProperty("Device").value,
+            generator=generator,
+            checkpoint_every=self.getProperty("CheckpointEvery").value,
+            lambda_l1=self.getProperty("LambdaL1").value,
+            lambda_nce=self.getProperty("LambdaNCE").value,
+            patch_size=patch or None,
+        )
+
+    @staticmethod
+    def _property_for(message):
+        """Algorithm property that a core validation message is about."""
+        for field, prop in _FIELD_TO_PROPERTY.items():
+            if field in message:
+                return prop
+        if "training targets" in message or "targets" in message:
+            return "TargetWorkspaces"
+        return "SourceWorkspaces"
+
+    def validateInputs(self):
+        issues = {}
+        stacks = {}
+        for prop in ("SourceWorkspaces", "TargetWorkspaces"):
+            try:
+                stacks[prop] = self._stack(prop)
+            except InsganInputError as exc:
+                issues[prop] = str(exc)
+        sources, targets = stacks.get("SourceWorkspaces"), stacks.get("TargetWorkspaces")
+        if sources is not None:
+            try:
+                config = self._config(*[st for st in (sources, targets) if st is not None])
+            except InsganInputError as exc:
+                prop = self._property_for(str(exc))
+                issues.setdefault(prop, f"{prop}: {exc}")
+            else:
+                if targets is not None:
+                    from insgan_core.gan.training import validate_training_data
+
+                    try:
+                        validate_training_data(sources, targets, config)
+                    except InsganInputError as exc:
+                        issues.setdefault(self._property_for(str(exc)), str(exc))
+        path = self.getProperty("OutputModelFile").value
+        if path and not path.endswith(".safetensors"):
+            issues["OutputModelFile"] = f"OutputModelFile: '{path}' must end in .safetensors (insgan model files are safetensors)"
+        if self.getProperty("Resume").value and not self.getProperty("CheckpointDirectory").value:
+            issues["CheckpointDirectory"] = "CheckpointDirectory: Resume needs the folder of the run's checkpoints"
+        if self.getProperty("Device").value == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                issues["Device"] = "Device: cuda requested but no CUDA device is available to torch; use cpu or auto"
+        return issues
+
+    def PyExec(self):
+        from insgan_core.gan.training import train
+
+        steps = self.getProperty("Steps").value
+        progress = Progress(self, start=0.0, end=1.0, nreports=steps + 2)
+        sources = self._stack("SourceWorkspaces")
+        targets = self._stack("TargetWorkspaces")
+        config = self._config(sources, targets)
+        progress.report("Data collected")
+        logger.notice(
+            f"TrainINSGAN: {config.mode} training, {len(sources)} source / {len(targets)} target maps, {steps} steps"
+        )
+
+        records = []
+
+        def on_step(record):
+            records.append(dict(record))
+            progress.report(f"step {record.get('step', '?')}")
+
+        checkpoint_dir = self.getProperty("CheckpointDirectory").value or None
+        result = train(
+            sources,
+            targets,
+            config,
+            output_path=self.getProperty("OutputModelFile").value,
+            checkpoint_dir=checkpoint_dir,
+            resume=bool(self.getProperty("Resume").value),
+            callback=on_step,
+        )
+        # Every step of this run; on resume, the logged history of the earlier steps comes first.
+        first = records[0].get("step", 0) if records else float("inf")
+        earlier = [r for r in result.history if r.get("step", 0) < first]
+        self.setProperty("OutputTable", mantid_bridge.table_from_records(earlier + records))
+        progress.report("Model written")
+        logger.notice(f"TrainINSGAN: model written to {result.model_path}")
+
+
+AlgorithmFactory.subscribe(TrainINSGAN)

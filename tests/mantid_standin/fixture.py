@@ -1,0 +1,64 @@
+"""Fixtures that put the TEST-ONLY Mantid stand-in on ``sys.path`` for plugin tests only.
+
+Use from a test module with ``from mantid_standin.fixture import mantid_standin, standin  # noqa: F401``.
+``mantid_standin`` (module scope) inserts ``tests/mantid_standin`` at the front of ``sys.path``, imports
+the stand-in ``mantid`` package, imports every algorithm file in ``plugins/`` as a top-level module (as
+Mantid's plugin loader does, which registers them through ``AlgorithmFactory.subscribe``) and, on
+teardown, removes the path and every ``mantid``/plugin module from ``sys.modules`` again, so no other
+test (in particular ``tests/test_mantid_real.py``) can see the stand-in. ``standin`` (function scope)
+clears the analysis data service and the logger between tests.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+STANDIN_DIR = Path(__file__).resolve().parent
+PLUGINS_DIR = STANDIN_DIR.parents[1] / "plugins"
+
+
+def _purge():
+    for name in list(sys.modules):
+        if name == "mantid" or name.startswith("mantid."):
+            del sys.modules[name]
+    for path in PLUGINS_DIR.glob("*.py"):
+        sys.modules.pop(path.stem, None)
+
+
+@pytest.fixture(scope="module")
+def mantid_standin():
+    existing = sys.modules.get("mantid")
+    if existing is not None and not getattr(existing, "__insgan_test_standin__", False):
+        pytest.skip("a real Mantid is already imported in this process; the stand-in plugin tests need a clean one")
+    sys.path.insert(0, str(STANDIN_DIR))
+    try:
+        import mantid
+        import mantid.simpleapi
+
+        assert mantid.__insgan_test_standin__ is True
+        plugins = {}
+        for path in sorted(PLUGINS_DIR.glob("*.py")):
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[path.stem] = module
+            spec.loader.exec_module(module)
+            plugins[path.stem] = module
+        yield SimpleNamespace(
+            mantid=mantid, api=mantid.api, kernel=mantid.kernel, simpleapi=mantid.simpleapi, plugins=plugins
+        )
+    finally:
+        sys.path.remove(str(STANDIN_DIR))
+        _purge()
+
+
+@pytest.fixture
+def standin(mantid_standin):
+    mantid_standin.api.AnalysisDataService.clear()
+    mantid_standin.kernel.logger.messages.clear()
+    yield mantid_standin
+    mantid_standin.api.AnalysisDataService.clear()

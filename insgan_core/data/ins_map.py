@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import InsganInputError
 from .cut import Cut1D
-from .grid import Axis
+from .grid import Axis, parse_binning
 from .rebin import overlap_matrix, rebin_2d
 
 __all__ = ["MapMetadata", "INSMap", "MapStack", "Cut1D"]
@@ -192,8 +192,7 @@ class INSMap:
         -------
         INSMap
             Each new bin is the overlap-area-weighted mean of the valid old bins it covers; NaN where it
-            covers none. ``provenance["rebin_coverage_min"]`` is not set; use :func:`rebin_2d` for the
-            covered fraction.
+            covers none (:func:`insgan_core.data.rebin.rebin_2d` also returns the covered fraction).
 
         Notes
         -----
@@ -201,8 +200,6 @@ class INSMap:
         bin that touches data is fully covered by valid old bins and the new grid spans the old one.
         Tick labels of a path axis are kept.
         """
-        from .grid import parse_binning
-
         new_x = self.x_axis.edges if x_edges is None else (
             parse_binning(x_edges, name="x_edges") if isinstance(x_edges, str) else np.asarray(x_edges, float)
         )
@@ -280,7 +277,7 @@ class INSMap:
             error=error,
             window=(lo, hi),
             window_unit=other.unit,
-            coverage=covered / (min(hi, other.edges[-1]) - max(lo, other.edges[0])),
+            coverage=covered / (hi - lo),
             metadata=self.metadata.to_dict(),
         )
 

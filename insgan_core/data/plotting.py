@@ -101,8 +101,10 @@ def plot_map(
         norm = mcolors.Normalize(vmin=lo, vmax=hi)
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 4.8), constrained_layout=True)
-    colour_map = plt.get_cmap(cmap).copy()
-    colour_map.set_bad(alpha=0.0)
+    try:
+        colour_map = plt.get_cmap(cmap).with_extremes(bad=(0.0, 0.0, 0.0, 0.0))  # NaN drawn transparent
+    except ValueError:
+        raise InsganInputError(f"plot_map: unknown colour map '{cmap}' (try viridis, magma, jet)") from None
     image = ax.pcolormesh(x_edges, e_edges, np.ma.masked_invalid(z).T, cmap=colour_map, norm=norm, shading="flat")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

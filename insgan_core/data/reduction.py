@@ -31,7 +31,8 @@ METHODS = ("polygon", "centre")
 
 
 def _edges(value, *, name: str) -> np.ndarray:
-    if isinstance(value, str) or (isinstance(value, (tuple, list)) and len(value) == 3 and name.endswith("bins")):
+    """Bin edges from a ``"start,step,end"`` string or an array of edges (validated)."""
+    if isinstance(value, str):
         return parse_binning(value, name=name)
     edges = np.asarray(value, dtype=np.float64)
     Axis(edges, "MomentumTransfer" if name.startswith("q") else "DeltaE")  # validates (raises InsganInputError)
@@ -82,7 +83,10 @@ def pixel_corners_qe(det: DetectorData) -> dict[str, np.ndarray]:
     t_hi = np.clip(det.polar_deg + 0.5 * width, 0.0, 180.0)[:, None]
     e = det.energy_edges
     e_lo, e_hi = e[None, :-1], e[None, 1:]
-    q = lambda tt, ee: q_from_angle(ei_meV=det.ei_meV, energy_transfer_meV=ee, two_theta_deg=tt)  # noqa: E731
+
+    def q(tt, ee):
+        return q_from_angle(ei_meV=det.ei_meV, energy_transfer_meV=ee, two_theta_deg=tt)
+
     shape = det.shape
     return {
         "q_left_lo": np.broadcast_to(q(t_lo, e_lo), shape),

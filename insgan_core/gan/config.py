@@ -30,7 +30,7 @@ def default_generator() -> dict:
 
 
 def _default_discriminator() -> dict:
-    return {"name": "patchgan", "width": 32, "n_layers": 3, "norm": "instance"}
+    return {"name": "patchgan", "width": 16, "n_layers": 3, "norm": "instance"}
 
 
 def _from_dict(cls, d: dict, what: str):

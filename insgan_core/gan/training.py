@@ -54,6 +54,8 @@ CHECKPOINT_KEY = "insgan_checkpoint"
 _CHECKPOINT_GLOB = "checkpoint_step*.safetensors"
 _KEEP_CHECKPOINTS = 2
 _MIN_BINS = 8
+#: configuration fields that may differ between an interrupted run and its resumption
+_RESUME_MAY_CHANGE = ("steps", "checkpoint_every", "log_every", "device", "amp")
 
 
 @dataclass
@@ -68,11 +70,14 @@ class TrainResult:
         The written model file (None on ranks other than 0).
     metadata : dict
         The metadata written into the model file.
+    generator : torch.nn.Module or None
+        The trained generator (identical on every rank).
     """
 
     history: list[dict] = field(default_factory=list)
     model_path: Path | None = None
     metadata: dict = field(default_factory=dict)
+    generator: torch.nn.Module | None = None
 
 
 # --- input checks ---------------------------------------------------------------------------------
@@ -270,8 +275,9 @@ class _Trainer:
 
     # --- batches ----------------------------------------------------------------------------------
     def _rng(self, step: int) -> torch.Generator:
+        """The random generator of ``step`` on this rank: a function of (seed, step, rank) only."""
         g = torch.Generator()
-        g.manual_seed((self.cfg.seed * 1_000_003 + step) * 4099 + self.ctx.rank)
+        g.manual_seed(int(np.random.SeedSequence([self.cfg.seed, step, self.ctx.rank]).generate_state(1, np.uint64)[0]))
         return g
 
     def _batch(self, rng: torch.Generator):
@@ -291,7 +297,7 @@ class _Trainer:
             xs = src4[torch.randint(len(self.src), (b,), generator=rng)]
             ys = tgt4[torch.randint(len(self.tgt), (b,), generator=rng)]
             if self.out_mask_full is not None:
-                out_mask = self.out_mask_full[: b]
+                out_mask = self.out_mask_full[:1].expand(b, -1, -1, -1)
         else:
             comp = (self.out_mask_full,) if self.out_mask_full is not None else ()
             got = sample_patches(src4, self.src_corners, self.hw, b, generator=rng, companions=comp)
@@ -429,13 +435,12 @@ class _Trainer:
             ) from None
         old_cfg = dict(meta["config"])
         new_cfg = self.cfg.to_dict()
-        old_cfg.pop("steps", None)
-        new_cfg.pop("steps", None)
-        changed = sorted(k for k in new_cfg if old_cfg.get(k) != new_cfg[k])
+        changed = sorted(k for k in new_cfg if k not in _RESUME_MAY_CHANGE and old_cfg.get(k) != new_cfg[k])
         if changed:
             raise InsganInputError(
                 f"resume: checkpoint {path} was written with a different configuration (fields {changed}); "
-                "use the same settings (only 'steps' may change) or start a new run without --resume"
+                f"use the same settings (only {', '.join(_RESUME_MAY_CHANGE)} may change) or start a new run "
+                "without --resume"
             )
         if meta["data_hash"] != data_hash_hex:
             raise InsganInputError(
@@ -592,7 +597,7 @@ def train(
         if tb is not None:
             tb.close()
         ctx.barrier()
-        result = TrainResult(history=trainer.history)
+        result = TrainResult(history=trainer.history, generator=trainer.G)
         if ctx.is_main:
             metadata = _model_metadata(trainer, src, tgt, hash_hex=hash_hex, manifest=manifest)
             result.model_path = save_model(output_path, generator=trainer.G, metadata=metadata)

@@ -58,17 +58,19 @@ def builtin_detectors(instrument: str, *, ei_meV: float, e_edges) -> DetectorDat
     -------
     DetectorData
         One row per powder ring (zeros as signal, nothing masked), polar angles at ring centres,
-        ``polar_width_deg`` the ring width; see :data:`BUILTIN_COVERAGE`.
+        ``polar_width_deg`` the ring width (rings of about the nominal width tiling each bank exactly);
+        see :data:`BUILTIN_COVERAGE`.
     """
     name = _check_instrument(instrument)
     banks, width, distance = BUILTIN_COVERAGE[name]
-    centres = []
+    centres, ring_widths = [], []
     for lo, hi in banks:
         n = max(1, int(round((hi - lo) / width)))
-        step = (hi - lo) / n
+        step = (hi - lo) / n  # rings tile each bank exactly
         centres.append(lo + step * (np.arange(n) + 0.5))
+        ring_widths.append(np.full(n, step))
     polar = np.concatenate(centres)
-    widths = np.full(polar.size, width)
+    widths = np.concatenate(ring_widths)
     e_edges = np.asarray(e_edges, dtype=np.float64)
     zeros = np.zeros((polar.size, e_edges.size - 1))
     return DetectorData(
@@ -81,7 +83,7 @@ def builtin_detectors(instrument: str, *, ei_meV: float, e_edges) -> DetectorDat
         azimuthal_width_deg=np.full(polar.size, 360.0),
         distance_m=np.full(polar.size, distance),
         ei_meV=ei_meV,
-        ki_over_kf_scaling=False,
+        ki_over_kf_scaling=True,
         metadata=MapMetadata(instrument=name, ei_meV=float(ei_meV), provenance={"detectors": f"builtin {name}"}),
     )
 
@@ -182,7 +184,7 @@ def sample_at_pixels(sqw: INSMap, detectors: DetectorData) -> DetectorData:
     signal = interpolate_map(sqw, q, ee)
     signal[np.isnan(detectors.signal)] = np.nan
     out = detectors.with_signal(signal, np.where(np.isnan(signal), np.nan, 0.0))
-    out.ki_over_kf_scaling = False
+    out.ki_over_kf_scaling = True  # the intensities are S itself: no ki/kf factor to add in the reduction
     return out
 
 
@@ -205,6 +207,6 @@ def detector_path(sqw: INSMap, detectors: DetectorData, *, method: str = "polygo
     from ..data.reduction import powder_map
 
     pixels = sample_at_pixels(sqw, detectors)
-    reduced = powder_map(pixels, q_edges=sqw.x_axis.edges, e_edges=sqw.e_axis.edges, method=method)
+    reduced = powder_map(pixels, q_edges=sqw.x_axis.edges, e_edges=sqw.e_axis.edges, method=method, correct_ki_kf=False)
     md = sqw.metadata
     return sqw.with_data(reduced.signal, reduced.error, instrument=md.instrument, ei_meV=detectors.ei_meV)

@@ -20,10 +20,13 @@ T = x1/vi + x2/vf with vi = 437.39 √Ei, vf = 437.39 √(Ei − E) (m/s, meV). 
 * δ2θ: uniform over the detector angular width plus a Gaussian incident divergence.
 
 Then vi' = x0 / (x0/vi + t_c − t_m), the neutron reaches the sample at t_c + x1/vi' and the detector at
-T, so vf' = (x2 + δL2) / (T − t_c − x1/vi'); E' = Ei' − Ef' and
-|Q'|² = ki'² + kf'² − 2 ki' kf' cos(2θ + δ2θ). Linearised, this reproduces PyChop's moderator, chopper
-and detector terms; PyChop's aperture, sample-size and moderator-tilt terms are not sampled, so the
-Monte-Carlo energy width is a few per cent below resins' at some settings (measured in the tests).
+T, so vf' = (x2 + δL2) / (T − t_c − x1/vi' + δt); E' = Ei' − Ef' and
+|Q'|² = ki'² + kf'² − 2 ki' kf' cos(2θ + δ2θ). Linearised, the sampled terms are PyChop's moderator,
+chopper and detector-depth terms. PyChop's other terms (the aperture × Fermi-chopper sweep, which
+dominates on MERLIN and MAPS at large energy transfer, sample size, jitter, the He-tube absorption
+profile) enter as one Gaussian arrival-time jitter δt whose variance makes up the difference to resins'
+energy variance at that energy (zero where the sampled terms already exceed it), so the Monte-Carlo
+energy width follows resins while |Q| and E deviations stay correlated as in a real instrument.
 Reference: T. G. Perring, TobyFit (Horace) documentation; Bewley et al., PyChop (2018).
 """
 
@@ -112,6 +115,26 @@ def _sample_histories(tm: TimingModel, n: int, rng: np.random.Generator):
     return t_m, t_c, d_l2, d_tt
 
 
+def _residual_time_sigma(tm: TimingModel, settings, *, ei, vi, e_nom, vf):
+    """σ (s) of the extra arrival-time jitter that brings the sampled energy variance up to resins'.
+
+    Linearising the history (module docstring) gives δE = a_c t_c + a_m t_m + a_L δL2 with
+    a_m = 2Ei vi/x0 + 2Ef vf x1/(x2 x0), a_c = −a_m − 2Ef vf/x2, a_L = −2Ef/x2. PyChop's remaining
+    terms (aperture × Fermi-chopper sweep, sample size, jitter, He-tube absorption profile) are
+    represented by a Gaussian arrival-time jitter of variance (σ_resins² − σ_sampled²) (2Ef vf/x2)⁻²,
+    zero where the sampled terms already exceed resins' width.
+    """
+    from .energy_resolution import energy_sigma_meV
+
+    ef = ei - e_nom
+    a_m = 2 * ei * vi / tm.x0_m + 2 * ef * vf * tm.x1_m / (tm.x2_m * tm.x0_m)
+    a_c = -a_m - 2 * ef * vf / tm.x2_m
+    a_l = -2 * ef / tm.x2_m
+    var_sampled = (a_c * tm.chopper_sigma_s) ** 2 + (a_m * tm.moderator_sigma_s) ** 2 + (a_l * tm.detector_depth_m) ** 2 / 12.0
+    var_resins = energy_sigma_meV(settings, e_nom) ** 2
+    return np.sqrt(np.maximum(var_resins - var_sampled, 0.0)) * tm.x2_m / (2 * ef * vf)
+
+
 def mc_resolution_map(
     sqw: INSMap,
     settings: InstrumentSettings,
@@ -165,8 +188,10 @@ def mc_resolution_map(
         vf = E_TO_V * np.sqrt(ei - e_nom)
         t_arrival = tm.x1_m / vi + tm.x2_m / vf
         t_m, t_c, d_l2, d_tt = (a.reshape(sel.size, n_samples) for a in _sample_histories(tm, sel.size * n_samples, rng))
+        sigma_extra_t = _residual_time_sigma(tm, settings, ei=ei, vi=vi, e_nom=e_nom, vf=vf)
+        t_extra = rng.normal(0.0, 1.0, (sel.size, n_samples)) * sigma_extra_t
         vi_true = tm.x0_m / (tm.x0_m / vi + t_c - t_m)
-        t_fly = t_arrival - t_c - tm.x1_m / vi_true
+        t_fly = t_arrival - t_c - tm.x1_m / vi_true + t_extra
         with np.errstate(invalid="ignore", divide="ignore"):
             vf_true = np.where(t_fly > 0, (tm.x2_m + d_l2) / t_fly, np.nan)
         ei_true = (vi_true / E_TO_V) ** 2

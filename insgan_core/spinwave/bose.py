@@ -24,11 +24,10 @@ def bose_factor(energy_meV, *, temperature_K: float) -> np.ndarray:
 
     Notes
     -----
-    n(E) + 1 = 1 / (1 − exp(−E / k_B T)). For E > 0 (neutron energy loss) this is n(|E|) + 1; for
-    E < 0 it equals −n(|E|) ... written as n(E)+1 = −n(|E|) is *not* used: for E < 0 we return
-    n(|E|) = 1/(exp(|E|/k_B T) − 1), the anti-Stokes weight, so that S(−Q,−E) = exp(−E/k_B T) S(Q,E)
-    holds with both branches positive. At T = 0 the factor is 1 for E > 0 and 0 for E < 0; E = 0 gives
-    0 (the elastic line carries no inelastic spin-wave weight).
+    A spin-wave mode of energy ω > 0 appears at E = +ω (neutron energy loss) with weight n(ω) + 1 and
+    at E = −ω (energy gain) with weight n(ω), n(ω) = 1/(exp(ω/k_B T) − 1). This function returns
+    n(E) + 1 for E > 0 and n(|E|) for E < 0, so detailed balance S(−E) = exp(−E/k_B T) S(E) holds. At
+    T = 0 it is 1 for E > 0 and 0 for E ≤ 0; E = 0 gives 0 (no inelastic weight on the elastic line).
     """
     t = _check_temperature(temperature_K)
     e = np.asarray(energy_meV, dtype=float)

@@ -4,10 +4,11 @@ Conventions (the SpinW / pySpinW ones)
 --------------------------------------
 Hamiltonian, each bond counted once::
 
-    H = Σ_bonds S_i · J_ij · S_j  +  Σ_i S_i · A_i · S_i  +  μ_B Σ_i B · g_i S_i
+    H = Σ_bonds S_i · J_ij · S_j  +  Σ_i S_i · A_i · S_i  −  μ_B Σ_i g_i B · S_i
 
 J > 0 is antiferromagnetic, J < 0 ferromagnetic; energies in meV; field B in tesla; g scalar per site.
-The Zeeman term has the SpinW sign (+μ_B B·g·S), so a spin lowers its energy by pointing *against* B.
+With this Zeeman sign a spin lowers its energy by pointing along B (a ferromagnet polarised along B has
+a gap g μ_B |B|).
 A Dzyaloshinskii–Moriya vector D adds D · (S_i × S_j), i.e. the antisymmetric matrix
 [[0, Dz, -Dy], [-Dz, 0, Dx], [Dy, -Dx, 0]] to J_ij.
 

@@ -62,3 +62,26 @@ def standin(mantid_standin):
     mantid_standin.kernel.logger.messages.clear()
     yield mantid_standin
     mantid_standin.api.AnalysisDataService.clear()
+
+
+def make_map(nq=16, ne=16, *, seed=0, offset=0.0, ei_meV=20.0, q_range=(0.0, 3.0), e_range=(-2.0, 14.0)):
+    """A small positive random S(|Q|,E) map for plugin tests (|Q| in Å⁻¹, E in meV)."""
+    import numpy as np
+
+    from insgan_core.data.grid import Axis
+    from insgan_core.data.ins_map import INSMap, MapMetadata
+
+    rng = np.random.default_rng(seed)
+    signal = rng.random((nq, ne)) + offset
+    return INSMap(
+        signal,
+        0.05 * signal,
+        Axis(np.linspace(*q_range, nq + 1), "MomentumTransfer"),
+        Axis(np.linspace(*e_range, ne + 1), "DeltaE"),
+        MapMetadata(instrument="MERLIN", ei_meV=ei_meV, temperature_K=5.0, sample=f"map {seed}"),
+    )
+
+
+def property_table(alg):
+    """{name: property} of an initialised algorithm."""
+    return {p.name: p for p in alg.getProperties()}

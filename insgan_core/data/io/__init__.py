@@ -12,6 +12,7 @@ from pathlib import Path
 from ...errors import InsganFileError, InsganInputError
 from ..detector import DetectorData
 from ..ins_map import INSMap
+from ._atomic import atomic_path
 from ._hdf5 import open_hdf5
 from .nexus_processed import is_nexus_processed, load_nexus_processed, save_nexus_processed
 from .npz import load_npz, save_npz
@@ -26,6 +27,7 @@ __all__ = [
     "save_nexus_processed",
     "load_npz",
     "save_npz",
+    "atomic_path",
 ]
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"

@@ -10,7 +10,9 @@ Layout read and written::
             axis2   vertical axis       attrs units ("MomentumTransfer", "spectraNumber", ...);
                                         nspec + 1 values = bin edges, nspec = points
         instrument                      NXinstrument: name, detector/ (grouping and detector angles)
-        logs                            NXcollection of NXlog groups (value), e.g. Ei
+        sample                          NXsample (name)
+        process                         NXprocess (algorithm history; empty when written by insgan)
+        logs                            NXgroup of NXlog groups (value), e.g. Ei
 
 An S(|Q|,E) map is stored as Mantid's ``SofQW`` writes it: one spectrum per |Q| bin, X = energy
 transfer (``DeltaE``) bin edges, vertical axis = |Q| (``MomentumTransfer``) bin edges. The transposed
@@ -32,10 +34,10 @@ import numpy as np
 from ..._version import __version__
 from ...errors import InsganFileError, InsganInputError
 from ..detector import DetectorData
-from ..grid import Axis
+from ..grid import UNIT_LABELS, Axis
 from ..ins_map import INSMap, MapMetadata
 from ._atomic import atomic_path
-from ._hdf5 import attr_text, open_hdf5, read_scalar, read_text, require
+from ._hdf5 import attr_text, open_hdf5, read_text, require
 
 __all__ = ["load_nexus_processed", "save_nexus_processed", "is_nexus_processed", "workspace_entry"]
 
@@ -216,6 +218,8 @@ def load_nexus_processed(path: str | os.PathLike) -> INSMap | DetectorData:
                 raise InsganFileError(f"{path}: '{axis2.name}' is a text axis; expected a numeric vertical axis")
             x2 = np.asarray(axis2[()], dtype=np.float64)
             unit2 = (attr_text(axis2, "units", "") or "").strip()
+            if unit2 == "Label":  # Mantid Label unit: the caption names the quantity (insgan writes its unit ID)
+                unit2 = (attr_text(axis2, "caption", "") or "").strip() or "Label"
         else:
             x2, unit2 = np.arange(1, nspec + 1, dtype=np.float64), "spectraNumber"
         logs = _logs(entry)
@@ -319,6 +323,7 @@ def _nxgroup(parent: h5py.Group, name: str, nx_class: str) -> h5py.Group:
 
 
 _MANTID_X_UNITS = {"MomentumTransfer": "MomentumTransfer", "Degrees": "Degrees", "SpectrumNumber": "spectraNumber"}
+_MANTID_UNIT_IDS = set(_MANTID_X_UNITS.values())
 
 
 def save_nexus_processed(
@@ -379,9 +384,11 @@ def save_nexus_processed(
             _text_dataset(inst, "name", ins_map.metadata.instrument or " ").attrs["short_name"] = _fixed(
                 ins_map.metadata.instrument or " "
             )
-            sample = _nxgroup(entry, "sample", "NXsample")
-            sample.attrs["name"] = _fixed(ins_map.metadata.sample or " ")
-            logs = _nxgroup(entry, "logs", "NXcollection")
+            # version-0 sample layout (name as a dataset): Mantid's Sample::loadNexus needs nothing else
+            _text_dataset(_nxgroup(entry, "sample", "NXsample"), "name", ins_map.metadata.sample or " ")
+            _nxgroup(entry, "process", "NXprocess")  # empty algorithm history
+            logs = _nxgroup(entry, "logs", "NXgroup")  # LogManager::loadNexus opens "logs" as NXgroup
+            logs.attrs["version"] = np.int32(1)
             if ins_map.metadata.ei_meV is not None:
                 log = _nxgroup(logs, "Ei", "NXlog")
                 log.create_dataset("value", data=np.array([float(ins_map.metadata.ei_meV)])).attrs["units"] = _fixed("meV")
@@ -402,4 +409,10 @@ def save_nexus_processed(
             a1.attrs["units"] = _fixed("DeltaE")
             a2_values = ins_map.x_axis.centres if x_unit == "spectraNumber" else ins_map.x_axis.edges
             a2 = ws.create_dataset("axis2", data=a2_values)
-            a2.attrs["units"] = _fixed(x_unit)
+            if x_unit in _MANTID_UNIT_IDS:
+                a2.attrs["units"] = _fixed(x_unit)
+            else:  # not a Mantid unit (e.g. rlu_path): a Label unit whose caption keeps the insgan unit
+                _, label = UNIT_LABELS.get(x_unit, (x_unit, ""))
+                a2.attrs["units"] = _fixed("Label")
+                a2.attrs["caption"] = _fixed(x_unit)
+                a2.attrs["label"] = _fixed(label or " ")

@@ -50,7 +50,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_models import (  # noqa: E402  (sibling module: the model definitions)
-    define_models, degenerate_groups, group_sums, pyspinw_spectrum)
+    SPERP_FROM_EQUIVALENT_MODEL, define_models, degenerate_groups, group_sums, pyspinw_spectrum,
+    sperp_from_equivalent_model)
 
 FORMAT_VERSION = 1
 OUTPUT_DIR = Path(__file__).resolve().parent
@@ -84,6 +85,19 @@ def q_points(name: str, model: dict, *, seed: int) -> np.ndarray:
 # Closed-form oracles (sanity checks of the model definitions)
 # --------------------------------------------------------------------------------------------------
 
+def _helix_omega(q, k_helix, *, j1=1.0, j2=0.4, spin=2.0):
+    """Rotating-frame magnon energy (meV) of the Heisenberg J1-J2 helix at chemical wavevector q (r.l.u.).
+
+    omega(q) = S sqrt((J(q) - J(k)) ((J(q+k) + J(q-k))/2 - J(k))), J(q) = 2 J1 cos 2 pi q + 2 J2 cos 4 pi q
+    (sum over both neighbours at each distance): the standard rotating-frame LSWT result for a Heisenberg
+    helix with its classical k, which pySpinW reproduces to rounding.
+    """
+    def jq(x):
+        return 2 * j1 * np.cos(2 * np.pi * x) + 2 * j2 * np.cos(4 * np.pi * x)
+    return spin * np.sqrt(np.clip((jq(q) - jq(k_helix)) * ((jq(q + k_helix) + jq(q - k_helix)) / 2 - jq(k_helix)),
+                                  0, None))
+
+
 def oracle_positive_energies(name: str, model: dict, q: np.ndarray) -> np.ndarray | None:
     """Positive-energy modes (N, M) in meV, sorted, from closed forms, or None if no closed form."""
     h, k = q[:, 0], q[:, 1]
@@ -109,15 +123,14 @@ def oracle_positive_energies(name: str, model: dict, q: np.ndarray) -> np.ndarra
         kv = 1 / 3
         return np.sort(np.column_stack([om(h - kv, k - kv), om(h, k), om(h + kv, k + kv)]), axis=1)
     if name == "j1j2_chain_helix":
-        j1, j2, s = 1.0, 0.4, 2.0
         kh = model["propagation_vector"][0]
-
-        def jq(x):  # sum over both neighbours at each distance
-            return 2 * j1 * np.cos(2 * np.pi * x) + 2 * j2 * np.cos(4 * np.pi * x)
-
-        def om(x):
-            return s * np.sqrt(np.clip((jq(x) - jq(kh)) * ((jq(x + kh) + jq(x - kh)) / 2 - jq(kh)), 0, None))
-        return np.sort(np.column_stack([om(h - kh), om(h), om(h + kh)]), axis=1)
+        return np.sort(np.column_stack([_helix_omega(h - kh, kh), _helix_omega(h, kh), _helix_omega(h + kh, kh)]),
+                       axis=1)
+    if name == "j1j2_chain_helix_two_site":
+        # zone folding of the one-site helix: chemical q = (Q' + s k')/2 + m/2, s in {-1, 0, 1}, m in {0, 1}
+        kh = model["propagation_vector"][0] / 2
+        parts = [_helix_omega(h / 2 + m / 2 + s_ * kh, kh) for s_ in (-1, 0, 1) for m in (0, 1)]
+        return np.sort(np.column_stack(parts), axis=1)
     if name == "fm_chain_dm_easy_axis":
         # pySpinW's (= SpinW's) momentum convention gives -2DS sin(2 pi h) on the +E branch at +h;
         # the same physics written with the opposite Fourier sign would read +2DS sin(2 pi h).
@@ -173,6 +186,10 @@ def generate(output_dir: Path = OUTPUT_DIR, *, only: list[str] | None = None, se
             oracle_err = float(np.max(np.abs(positive - oracle)))
             if oracle_err > ORACLE_TOL:
                 raise RuntimeError(f"{name}: pySpinW differs from the closed form by {oracle_err} meV")
+        extra_arrays, extra_meta = {}, {}
+        if name in SPERP_FROM_EQUIVALENT_MODEL:
+            i_rs, extra_meta = sperp_from_equivalent_model(name, q, e_rs)
+            extra_arrays["sperp_pyspinw_raw"] = group_sums(np.asarray(pyspinw_spectrum(model, q)[1]), groups)
         meta = {
             "format_version": FORMAT_VERSION,
             "pyspinw_version": version,
@@ -186,11 +203,12 @@ def generate(output_dir: Path = OUTPUT_DIR, *, only: list[str] | None = None, se
             "max_vs_closed_form_meV": oracle_err,
             "generator": "tests/reference/pyspinw/generate_pyspinw_reference.py",
             "seed": seed + index,
+            **extra_meta,
         }
         _atomic_savez(output_dir / f"{name}.npz",
                       model_json=np.array(json.dumps(model, indent=1)),
                       meta_json=np.array(json.dumps(meta)),
-                      q_rlu=q, energies_meV=e_rs, sperp=i_rs)
+                      q_rlu=q, energies_meV=e_rs, sperp=i_rs, **extra_arrays)
         summary[name] = meta
         print(f"{name:32s} modes={n_modes:2d} nq={len(q):3d} rust-vs-python dE={core_de:.1e} "
               f"dS={core_di:.1e} vs-closed-form={oracle_err}")

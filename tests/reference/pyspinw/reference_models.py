@@ -22,7 +22,8 @@ import itertools
 import numpy as np
 
 __all__ = ["lattice_vectors", "heisenberg", "dm_matrix", "shell_bonds", "define_models", "benchmark_models",
-           "build_pyspinw", "pyspinw_spectrum", "build_insgan", "degenerate_groups", "group_sums"]
+           "build_pyspinw", "pyspinw_spectrum", "SPERP_FROM_EQUIVALENT_MODEL", "sperp_from_equivalent_model",
+           "build_insgan", "degenerate_groups", "group_sums"]
 
 # --------------------------------------------------------------------------------------------------
 
@@ -169,12 +170,25 @@ def define_models() -> dict[str, dict]:
     # 8. Same helix with easy-plane anisotropy 0.3 Sz^2 (uniaxial about the rotation axis, so the
     #    rotating frame stays exact): gaps the out-of-plane branch.
     models["j1j2_chain_helix_easy_plane"] = dict(
-        description=f"J1-J2 helix as j1j2_chain_helix plus easy-plane anisotropy 0.3 meV Sz^2",
+        description="J1-J2 helix as j1j2_chain_helix plus easy-plane anisotropy 0.3 meV Sz^2",
         lattice=lat, sites=sites, bonds=bonds,
         anisotropies=[{"site": "Mn", "matrix": np.diag([0.0, 0.0, 0.3]).tolist(), "label": "Dz"}],
         propagation_vector=[k_helix, 0.0, 0.0], rotation_axis=[0.0, 0.0, 1.0])
-    return models
 
+    # 9. The same physical helix (no anisotropy) written in a doubled cell with two sites, so the
+    #    rotating frame is exercised with an intra-cell site phase: k' = 2k in the new r.l.u., site B at
+    #    x = 1/2 points along the helix angle of chemical site 1, 2 pi k (cell-translation phase convention).
+    lat2 = _lat(6.0, 8.0, 8.0)
+    sites2 = [_site("Mn1", [0, 0, 0], 2.0, [1, 0, 0]),
+              _site("Mn2", [0.5, 0, 0], 2.0, [np.cos(2 * np.pi * k_helix), np.sin(2 * np.pi * k_helix), 0])]
+    models["j1j2_chain_helix_two_site"] = dict(
+        description="J1-J2 helix of j1j2_chain_helix in a doubled 2-site cell, k'=2k (rotating frame with "
+                    "an intra-cell phase)",
+        lattice=lat2, sites=sites2,
+        bonds=(shell_bonds(lat2, sites2, d_min=2.9, d_max=3.1, matrix=heisenberg(j1), label="J1")
+               + shell_bonds(lat2, sites2, d_min=5.9, d_max=6.1, matrix=heisenberg(j2), label="J2")),
+        anisotropies=[], propagation_vector=[2 * k_helix, 0.0, 0.0], rotation_axis=[0.0, 0.0, 1.0])
+    return models
 
 
 def benchmark_models() -> dict[str, dict]:
@@ -236,6 +250,88 @@ def pyspinw_spectrum(model: dict, q_rlu: np.ndarray, *, use_rust: bool = True):
     order = np.argsort(energies, axis=1, kind="stable")
     return np.take_along_axis(energies, order, 1), np.take_along_axis(intensities, order, 1)
 
+
+
+#: models whose S_perp is taken from a physically identical model (see sperp_from_equivalent_model)
+SPERP_FROM_EQUIVALENT_MODEL = {
+    # two-site helix -> the one-site helix at chemical Q = (h'/2, k', l') (the cell is doubled along a)
+    "j1j2_chain_helix_two_site": ("j1j2_chain_helix", (0.5, 1.0, 1.0)),
+}
+
+PYSPINW_MULTISITE_ROTATING_FRAME_NOTE = (
+    "pySpinW 1.1.0b2's rotating frame mis-weights the Q-k and Q+k branches when a site sits off the cell "
+    "origin: it takes the rotation phase from the cell translation R only (S_i(R) = R_n(2 pi k.R) d_i) but "
+    "evaluates the rotating-frame structure factor at Q+-k with the full site phase exp(i(Q+-k).r_i), "
+    "missing exp(-+i k.r_i). Its energies are right, and its one-site rotating frame and its commensurate "
+    "supercells agree with each other (checked with k=1/3 for this helix), so S_perp here comes from the "
+    "physically identical one-site helix at the same physical Q; pySpinW's own two-site values are kept "
+    "as 'sperp_pyspinw_raw' (degenerate-group sums) for the record.")
+
+
+def sperp_from_equivalent_model(name: str, q: np.ndarray, energies: np.ndarray):
+    """S_perp (N, M) aligned with ``energies`` (of model ``name`` at ``q``) from a physically identical model.
+
+    Needs pySpinW.  Returns the array and a dict of metadata (source, reason).
+
+    Every group of degenerate modes gets the summed weight of the equivalent model's modes at the same
+    energy (to 1e-7 meV) on its first mode and zero on the others (tests compare group sums); modes
+    with no counterpart (zone-folded copies) get zero.
+    """
+    source_name, q_scale = SPERP_FROM_EQUIVALENT_MODEL[name]
+    q_scale = np.asarray(q_scale, dtype=float)
+    e_src, i_src = pyspinw_spectrum(define_models()[source_name], q * q_scale)
+    groups = degenerate_groups(energies)
+    out = np.zeros_like(energies)
+    for row in range(energies.shape[0]):
+        used = np.zeros(e_src.shape[1], dtype=bool)
+        for g in np.unique(groups[row]):
+            members = np.nonzero(groups[row] == g)[0]
+            match = np.abs(e_src[row] - energies[row, members[0]]) <= 1e-7
+            out[row, members[0]] = i_src[row, match].sum()
+            used |= match
+        if not used.all():
+            raise RuntimeError(f"{name}: modes of {source_name} at Q={q[row] * q_scale} have no counterpart")
+    return out, {"sperp_source": f"pySpinW {source_name} at Q*{q_scale.tolist()} (componentwise)",
+                 "note": PYSPINW_MULTISITE_ROTATING_FRAME_NOTE}
+
+
+# --------------------------------------------------------------------------------------------------
+# insgan
+# --------------------------------------------------------------------------------------------------
+
+def _rotation_about(axis: np.ndarray, angle_rad: float) -> np.ndarray:
+    """Right-handed rotation matrix by angle_rad about the unit vector axis (Rodrigues), shape (3, 3)."""
+    n = np.asarray(axis, dtype=float) / np.linalg.norm(axis)
+    nx = np.array([[0.0, -n[2], n[1]], [n[2], 0.0, -n[0]], [-n[1], n[0], 0.0]])
+    return np.cos(angle_rad) * np.eye(3) + np.sin(angle_rad) * nx + (1 - np.cos(angle_rad)) * np.outer(n, n)
+
+
+def build_insgan(model: dict, *, name: str = "reference"):
+    """The insgan :class:`~insgan_core.spinwave.model.SpinWaveModel` of a model dictionary.
+
+    Everything maps one to one (same sign convention, Cartesian frame, bond direction and full 3x3
+    matrices) except the phase of a single-k structure: here (pySpinW/SpinW) site i in cell R points
+    along ``R_n(2 pi k.R) d_i``, while insgan rotates the moment given for site i by ``2 pi k.(r_i + R)``.
+    The same physical structure therefore needs insgan moment ``R_n(-2 pi k.r_i) d_i``; for a site at
+    the origin the two coincide.
+    """
+    from insgan_core.spinwave.lattice import Lattice
+    from insgan_core.spinwave.model import Anisotropy, Bond, Site, SpinWaveModel
+
+    k = model["propagation_vector"]
+    sites = []
+    for s in model["sites"]:
+        moment = np.asarray(s["direction"], dtype=float)
+        if k is not None:
+            phase = 2 * np.pi * float(np.dot(k, s["position"]))
+            moment = _rotation_about(np.asarray(model["rotation_axis"]), -phase) @ moment
+        sites.append(Site(s["label"], tuple(s["position"]), float(s["spin"]), moment=tuple(moment.tolist())))
+    bonds = [Bond(b["site1"], b["site2"], tuple(b["offset"]), exchange=b["matrix"], label=b["label"])
+             for b in model["bonds"]]
+    anisotropies = [Anisotropy(a["site"], a["matrix"], label=a["label"]) for a in model["anisotropies"]]
+    extra = {} if k is None else {"k": tuple(k), "n": tuple(model["rotation_axis"])}
+    return SpinWaveModel(name=name, lattice=Lattice(**model["lattice"]), sites=sites, bonds=bonds,
+                         anisotropies=anisotropies, description=model.get("description", ""), **extra)
 
 
 def degenerate_groups(energies: np.ndarray, *, tol_meV: float = 1e-5) -> np.ndarray:

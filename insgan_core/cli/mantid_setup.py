@@ -1,0 +1,163 @@
+"""``insgan mantid-setup``: show (or, with ``--write``, add) the Mantid setting that loads insgan's algorithms.
+
+Mantid loads external Python algorithms from the folders listed in ``user.python.plugins.directories``
+(``;``-separated) of the user's ``Mantid.user.properties``; Workbench offers the same through File →
+Manage User Directories → Python Directories. This command prints the entry pointing at the installed
+``plugins`` folder (see :func:`insgan_core.mantid_bridge.mantid_plugins_dir`). With ``--write`` it
+backs the file up and rewrites it atomically with the folder added; it never installs anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from ..data.io._atomic import atomic_path
+from ..errors import InsganFileError, InsganInputError
+from ..mantid_bridge import mantid_plugins_dir
+
+__all__ = ["add_parser", "run", "default_properties_file", "read_plugin_dirs", "with_plugin_dir", "KEY"]
+
+#: the Mantid configuration key listing external Python algorithm folders
+KEY = "user.python.plugins.directories"
+
+_EPILOG = """\
+examples:
+  insgan mantid-setup                      # print what to add and where
+  insgan mantid-setup --write              # add it to ~/.mantid/Mantid.user.properties (backup kept)
+  insgan mantid-setup --properties-file /path/Mantid.user.properties --write
+
+Mantid's Python must be able to import insgan: install it into Mantid's conda environment first,
+  conda activate mantid-env && python -m pip install insgan     (or: pip install -e /path/to/insgan)
+then restart Mantid Workbench.
+"""
+
+
+def default_properties_file() -> Path:
+    """Where Mantid keeps the user's properties: ``%APPDATA%/mantidproject/mantid`` on Windows, else ``~/.mantid``."""
+    if sys.platform.startswith("win") and os.environ.get("APPDATA"):
+        return Path(os.environ["APPDATA"]) / "mantidproject" / "mantid" / "Mantid.user.properties"
+    return Path.home() / ".mantid" / "Mantid.user.properties"
+
+
+def _logical_lines(text: str) -> list[list[str]]:
+    """Physical lines grouped into logical ones (a trailing backslash continues a line)."""
+    groups, current = [], []
+    for line in text.splitlines():
+        current.append(line)
+        if not line.rstrip().endswith("\\") or line.rstrip().endswith("\\\\"):
+            groups.append(current)
+            current = []
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _key_value(group: list[str]) -> tuple[str, str] | None:
+    joined = "".join(line.rstrip()[:-1] if i < len(group) - 1 else line for i, line in enumerate(group)).strip()
+    if not joined or joined.startswith(("#", "!")) or "=" not in joined:
+        return None
+    key, value = joined.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def read_plugin_dirs(text: str) -> list[str]:
+    """The folders currently listed under :data:`KEY` in a properties file's text (last entry wins)."""
+    dirs: list[str] = []
+    for group in _logical_lines(text):
+        kv = _key_value(group)
+        if kv and kv[0] == KEY:
+            dirs = [d.strip() for d in kv[1].split(";") if d.strip()]
+    return dirs
+
+
+def _same_dir(a: str, b: str) -> bool:
+    try:
+        return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+    except OSError:
+        return a == b
+
+
+def with_plugin_dir(text: str, folder: str) -> str:
+    """Properties text with ``folder`` added to :data:`KEY` (the existing entry is extended in place)."""
+    groups = _logical_lines(text)
+    index = None
+    for i, group in enumerate(groups):
+        kv = _key_value(group)
+        if kv and kv[0] == KEY:
+            index = i
+    dirs = read_plugin_dirs(text)
+    if any(_same_dir(d, folder) for d in dirs):
+        return text
+    line = f"{KEY}={';'.join(dirs + [folder])}"
+    lines = ["\n".join(g) for g in groups]
+    if index is None:
+        lines.append(line)
+    else:
+        lines[index] = line
+    return "\n".join(lines) + "\n"
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "mantid-setup",
+        help="show or add the Mantid setting that loads insgan's algorithms",
+        description=(
+            "Print the 'user.python.plugins.directories' entry that makes Mantid load insgan's algorithms "
+            "(SimulateINSSpinWave, TrainINSGAN, ApplyINSGAN). Nothing is changed unless --write is given."
+        ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--properties-file",
+        type=Path,
+        default=None,
+        help=f"Mantid user properties file (default: {default_properties_file()})",
+    )
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="add the entry to the properties file (a backup <file>.insgan-backup is written first)",
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args) -> int:
+    folder = mantid_plugins_dir().as_posix()  # Mantid reads '/' on every platform; '\' escapes in .properties
+    path = Path(args.properties_file) if args.properties_file else default_properties_file()
+    if path.exists() and not path.is_file():
+        raise InsganInputError(f"--properties-file: {path} is not a file")
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InsganFileError(f"--properties-file: cannot read {path}: {exc}") from None
+    say = (lambda *a: None) if getattr(args, "quiet", False) else print
+    if any(_same_dir(d, folder) for d in read_plugin_dirs(text)):
+        say(f"Mantid is already set up: {path} lists {folder} in {KEY}.")
+        return 0
+    new_text = with_plugin_dir(text, folder)
+    entry = f"{KEY}={';'.join(read_plugin_dirs(new_text))}"
+    if not args.write:
+        say(f"insgan's Mantid algorithms are in:\n  {folder}\n")
+        say(f"Add this line to {path} ({'replacing the existing ' + KEY + ' line' if read_plugin_dirs(text) else 'new entry'}):")
+        say(f"  {entry}\n")
+        say("or run 'insgan mantid-setup --write' to do it (a backup is kept), or add the folder in Workbench:")
+        say("File > Manage User Directories > Python Directories. Then restart Mantid.\n")
+        say("Mantid's Python must be able to import insgan: in Mantid's conda environment run")
+        say("  python -m pip install insgan      (or: python -m pip install -e /path/to/insgan)")
+        return 0
+    if path.exists():
+        backup = path.with_name(path.name + ".insgan-backup")
+        shutil.copy2(path, backup)
+        say(f"backup written: {backup}")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text(new_text, encoding="utf-8")
+    say(f"added to {path}:\n  {entry}\nRestart Mantid to load SimulateINSSpinWave, TrainINSGAN and ApplyINSGAN.")
+    return 0

@@ -1,0 +1,205 @@
+"""SpinWaveCalculator: energies, S⊥ and neutron intensities of a model at a batch of wavevectors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InsganInputError
+from .bose import bose_factor
+from .formfactor import form_factor as _form_factor
+from .hamiltonian import prepare
+from .intensity import GAMMA_R0_SQUARED_MBARN, check_units, perpendicular_weight, perpendicular_weight_tensor
+from .model import SpinWaveModel
+from .solver import (
+    assembly_matrix,
+    build_hamiltonian,
+    check_q,
+    colpa,
+    helical_average,
+    lab_frame_kernels,
+    site_weights,
+    white,
+)
+
+__all__ = ["SpinWaveCalculator", "ModeSet", "BACKENDS"]
+
+BACKENDS = ("numpy", "torch")
+
+
+@dataclass
+class ModeSet:
+    """All modes at a batch of Q.
+
+    Attributes
+    ----------
+    q_rlu : ndarray (N, 3)
+    energies : ndarray (N, M)
+        Signed mode energies in meV (M = 2n commensurate, 6n single-k incommensurate): for each
+        (shifted) Q, n energy-loss modes (> 0) then n energy-gain modes (< 0).
+    sperp : ndarray (N, M)
+        S⊥ per magnetic site for each mode (no Bose factor), with the form factor and g/2 factors when
+        requested.
+    sab : ndarray (N, M, 3, 3) complex or None
+        Full correlation tensors (only when asked for).
+    """
+
+    q_rlu: np.ndarray
+    energies: np.ndarray
+    sperp: np.ndarray
+    sab: np.ndarray | None = None
+
+
+class SpinWaveCalculator:
+    """Linear spin-wave calculation for one model (see :mod:`insgan_core.spinwave.solver` for the method).
+
+    Parameters
+    ----------
+    model : SpinWaveModel
+    backend : {"numpy", "torch"}
+        torch runs the same float64/complex128 algebra (batched, optionally on a GPU via ``device``).
+    device : str
+        torch device, e.g. ``"cpu"`` or ``"cuda"``.
+    hermitian : bool
+        True (default): Colpa's route, raising :class:`~insgan_core.errors.SpinWaveInstabilityError` on an
+        unstable structure. False: White's non-Hermitian route (continues on unstable structures).
+    omega_tol : float
+        Diagonal shift (meV) used only at Q where h(Q) is singular (Goldstone modes).
+    check_ground_state : bool
+        Verify that every moment is parallel to its local exchange field before computing.
+    chunk_size : int
+        Wavevectors per batch (bounds memory).
+    """
+
+    def __init__(
+        self,
+        model: SpinWaveModel,
+        *,
+        backend: str = "numpy",
+        device: str = "cpu",
+        hermitian: bool = True,
+        omega_tol: float = 1e-5,
+        check_ground_state: bool = True,
+        chunk_size: int = 65536,
+    ):
+        if not isinstance(model, SpinWaveModel):
+            raise InsganInputError(f"SpinWaveCalculator: expected a SpinWaveModel, got {type(model).__name__}")
+        if backend not in BACKENDS:
+            raise InsganInputError(f"SpinWaveCalculator: backend = {backend!r}; expected one of {BACKENDS}")
+        if not (np.isfinite(omega_tol) and omega_tol > 0):
+            raise InsganInputError(f"SpinWaveCalculator: omega_tol = {omega_tol}; give a small positive energy in meV")
+        self.model = model
+        self.resolved = model.resolve()
+        self.prep = prepare(self.resolved, check_ground_state=check_ground_state)
+        self.backend = backend
+        self.device = device
+        self.hermitian = bool(hermitian)
+        self.omega_tol = float(omega_tol)
+        self.chunk_size = int(chunk_size)
+        self._assembly = assembly_matrix(self.prep)
+        self._torch = None
+        if backend == "torch":
+            from .solver_torch import TorchSolver
+
+            self._torch = TorchSolver(self.prep, device=device)
+
+    @property
+    def n_modes(self) -> int:
+        """Number of energy-loss modes per Q (n, or 3n for a single-k incommensurate structure)."""
+        return self.prep.n * (3 if self.prep.incommensurate else 1)
+
+    # --- core -------------------------------------------------------------------------------------
+    def _solve(self, q: np.ndarray, w: np.ndarray):
+        """Signed energies (N, 2n) and mode amplitudes (N, 3, 2n) at q (numpy arrays)."""
+        if self._torch is not None:
+            return self._torch.solve(q, w, hermitian=self.hermitian, omega_tol=self.omega_tol)
+        h = build_hamiltonian(self.prep, q, assembly=self._assembly)
+        if self.hermitian:
+            return colpa(h, q_rlu=q, w=w, scale=self.prep.scale, omega_tol=self.omega_tol)
+        return white(h, w=w)
+
+    def _site_factors(self, q_abs: np.ndarray, *, form_factor: bool, units: str) -> np.ndarray | None:
+        r = self.resolved
+        if not form_factor and units == "spin":
+            return None
+        f = np.ones((q_abs.size, r.n_sites))
+        for i, ion in enumerate(r.ions):
+            if form_factor and ion:
+                f[:, i] = _form_factor(ion, q_abs, g=float(r.g[i]))
+            if units == "mbarn":
+                f[:, i] *= r.g[i] / 2.0
+        return f
+
+    def _modes_chunk(self, q: np.ndarray, *, form_factor: bool, units: str, want_sab: bool) -> ModeSet:
+        p = self.prep
+        q_cart = self.resolved.lattice.q_cartesian(q)
+        q_abs = np.linalg.norm(q_cart, axis=1)
+        q_hat = q_cart / np.where(q_abs > 0, q_abs, 1.0)[:, None]
+        w = site_weights(p.w, self._site_factors(q_abs, form_factor=form_factor, units=units))
+        if not p.incommensurate:
+            lam, Y = self._solve(q, w)
+            sperp = perpendicular_weight(Y, q_hat, p.n)
+            sab = None
+            if want_sab:
+                sab = np.einsum("nam,nbm->nmab", Y, Y.conj()) / p.n
+            energies = lam
+        else:
+            K1, K2 = lab_frame_kernels(p.n_axis)
+            parts_e, parts_s = [], []
+            for shift, K in ((-p.k, K1), (0.0 * p.k, K2), (p.k, K1.conj())):
+                lam, Y = self._solve(q + shift, w)
+                s = np.einsum("nam,nbm->nmab", Y, Y.conj()) / p.n
+                if p.helical:
+                    s = helical_average(s, p.n_axis)
+                parts_s.append(s @ K)
+                parts_e.append(lam)
+            energies = np.concatenate(parts_e, axis=1)
+            sab = np.concatenate(parts_s, axis=1)
+            sperp = perpendicular_weight_tensor(sab, q_hat)
+            if not want_sab:
+                sab = None
+        if units == "mbarn":
+            sperp = sperp * GAMMA_R0_SQUARED_MBARN
+            if sab is not None:
+                sab = sab * GAMMA_R0_SQUARED_MBARN
+        return ModeSet(q_rlu=q, energies=energies, sperp=sperp, sab=sab)
+
+    def modes(self, q_rlu, *, form_factor: bool = False, units: str = "spin", correlation: bool = False) -> ModeSet:
+        """All modes (energy loss and gain) at wavevectors ``q_rlu`` (N, 3) r.l.u.; see :class:`ModeSet`."""
+        q = check_q(q_rlu)
+        check_units(units)
+        chunks = [
+            self._modes_chunk(q[s : s + self.chunk_size], form_factor=form_factor, units=units, want_sab=correlation)
+            for s in range(0, len(q), self.chunk_size)
+        ]
+        if len(chunks) == 1:
+            return chunks[0]
+        return ModeSet(
+            q_rlu=q,
+            energies=np.concatenate([c.energies for c in chunks]),
+            sperp=np.concatenate([c.sperp for c in chunks]),
+            sab=None if not correlation else np.concatenate([c.sab for c in chunks]),
+        )
+
+    def _loss_columns(self) -> np.ndarray:
+        n = self.prep.n
+        blocks = 3 if self.prep.incommensurate else 1
+        return np.concatenate([np.arange(n) + 2 * n * b for b in range(blocks)])
+
+    def dispersion(self, q_rlu, *, form_factor: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Energy-loss modes: energies (N, n_modes) in meV and S⊥ (N, n_modes) per site.
+
+        S⊥ includes the polarisation factor, not the form factor (unless ``form_factor``) nor the Bose
+        factor (T = 0). Modes are in descending energy for each (shifted) Q.
+        """
+        ms = self.modes(q_rlu, form_factor=form_factor)
+        cols = self._loss_columns()
+        return ms.energies[:, cols], ms.sperp[:, cols]
+
+    def spectrum(
+        self, q_rlu, *, temperature_K: float = 0.0, form_factor: bool = True, units: str = "spin"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Signed energies (N, M) and intensities (N, M) = S⊥ · F² · Bose factor at ``temperature_K``."""
+        ms = self.modes(q_rlu, form_factor=form_factor, units=units)
+        return ms.energies, ms.sperp * bose_factor(ms.energies, temperature_K=temperature_K)

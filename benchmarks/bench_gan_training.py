@@ -57,16 +57,15 @@ def baseline_steps_per_s(cfg: TrainConfig, src: MapStack, tgt: MapStack, steps: 
     x = norm.encode(torch.as_tensor(src.signal[: cfg.batch_size]))
     y = norm.forward(torch.as_tensor(tgt.signal[: cfg.batch_size]), domain="target")[:, None].float()
     m = torch.as_tensor(~np.isnan(tgt.signal[: cfg.batch_size]))[:, None].float()
-    for _ in range(2):  # warm-up
+    times = []
+    for i in range(steps + 2):
+        t0 = time.perf_counter()
         opt.zero_grad()
         masked_l1(g(x), y, m).backward()
         opt.step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        opt.zero_grad()
-        masked_l1(g(x), y, m).backward()
-        opt.step()
-    return steps / (time.perf_counter() - t0)
+        if i >= 2:  # after warm-up
+            times.append(time.perf_counter() - t0)
+    return 1.0 / statistics.median(times)
 
 
 def inference_ms(spec: dict, hw=(200, 200), repeats: int = 15) -> float:
@@ -99,12 +98,13 @@ def main(argv=None) -> None:
     unpaired = TrainConfig(mode="unpaired", steps=args.steps, batch_size=args.batch_size, checkpoint_every=0,
                            log_every=args.steps, patch_size=64)
     print(f"generator {paired.generator}: {count_parameters(build_network(paired.generator)):,} parameters")
-    base = baseline_steps_per_s(paired, src, tgt, args.steps)
-    print(f"baseline (supervised generator step, batch {args.batch_size}): {base * args.batch_size:8.2f} maps/s")
     for name, cfg in (("paired pix2pix (whole maps)", paired), ("unpaired CUT (64x64 patches)", unpaired)):
+        # the baseline runs right before each trainer so both see the same machine load
+        base = baseline_steps_per_s(paired, src, tgt, args.steps) * args.batch_size
         res = train(src, tgt, cfg, output_path=tmp / f"{cfg.mode}.safetensors")
         rate = res.history[-1]["maps_per_s"]
-        print(f"{name:30s}: {rate:8.2f} maps/s  (ratio to baseline {rate / (base * args.batch_size):.2f})")
+        print(f"{name:30s}: {rate:8.2f} maps/s; baseline (supervised generator step on whole maps) "
+              f"{base:8.2f} maps/s; ratio {rate / base:.2f}")
     for spec in ({"name": "unet"}, {"name": "resnet", "width": 8, "n_blocks": 3, "norm": "none"},
                  {"name": "resnet", "width": 64, "n_blocks": 9}):
         print(f"inference 200x200, batch 1, {spec}: median {inference_ms(spec):.1f} ms (incl. normalisation)")

@@ -20,6 +20,10 @@ insgan on the path, e.g. ``PYTHONPATH=. /path/to/pyspinw-venv/bin/python benchma
 
 Each timing is the best of ``--repeats`` runs (after one warm-up), so background load on a shared
 machine inflates it as little as possible; ratios are pySpinW time / insgan time for the same work.
+``--threads N`` sets the BLAS/OpenMP/Rayon thread counts (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS,
+MKL_NUM_THREADS, RAYON_NUM_THREADS, torch) before numpy is imported; the batched eigen-solves of
+small matrices are sensitive to it (multi-threaded OpenBLAS can be much slower for 32x32 matrices
+on a loaded machine), so report the setting with the numbers.
 """
 
 from __future__ import annotations
@@ -31,8 +35,7 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
-
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_MODELS = REPO_ROOT / "tests" / "reference" / "pyspinw" / "reference_models.py"
 
@@ -65,6 +68,8 @@ def _torch_available() -> bool:
 def single_crystal_jobs(refmodels, *, n_q_two: int, n_q_sixteen: int, repeats: int, backends: list[str],
                         with_pyspinw: bool) -> list[dict]:
     """Q/s of insgan (each backend) and pySpinW for the 2-site and 16-site cells."""
+    import numpy as np
+
     from insgan_core.spinwave import SpinWaveCalculator
 
     rows = []
@@ -88,6 +93,8 @@ def single_crystal_jobs(refmodels, *, n_q_two: int, n_q_sixteen: int, repeats: i
 def powder_job(refmodels, *, n_q: int, n_directions: int, n_e: int, repeats: int, backends: list[str],
                with_pyspinw: bool) -> dict:
     """Wall time of one powder map on the 2-site cell in insgan (each backend) and pySpinW."""
+    import numpy as np
+
     from insgan_core.spinwave import powder_map
 
     model_dict = refmodels.benchmark_models()["two_site"]
@@ -141,18 +148,27 @@ def main(argv=None) -> int:
     parser.add_argument("--powder-e", type=int, default=150)
     parser.add_argument("--backends", default="numpy,torch", help="insgan backends to time (if importable)")
     parser.add_argument("--skip-pyspinw", action="store_true", help="time insgan only")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS/OpenMP/Rayon/torch threads (default: leave the environment as it is)")
     args = parser.parse_args(argv)
+    if args.threads is not None:  # must happen before numpy (and its BLAS) is imported
+        for variable in THREAD_VARIABLES:
+            os.environ[variable] = str(args.threads)
 
     refmodels = _reference_models()
     backends = [b for b in args.backends.split(",") if b and (b != "torch" or _torch_available())]
+    if "torch" in backends and args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     with_pyspinw = _pyspinw_available() and not args.skip_pyspinw
     if with_pyspinw:
         from pyspinw.versions import get_version
         peer = f"pySpinW {get_version()} (Rust core)"
     else:
         peer = "pySpinW absent (not importable): insgan numbers only"
-    print(f"bench_spinwave: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible, "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; {peer}")
+    threads = ", ".join(f"{v}={os.environ.get(v, 'unset')}" for v in THREAD_VARIABLES)
+    print(f"bench_spinwave: {platform.machine()}, {os.cpu_count()} CPUs visible, {threads}; {peer}")
 
     rows = single_crystal_jobs(refmodels, n_q_two=args.n_q_two, n_q_sixteen=args.n_q_sixteen,
                                repeats=args.repeats, backends=backends, with_pyspinw=with_pyspinw)

@@ -187,16 +187,22 @@ class SimulateINSSpinWave(PythonAlgorithm):
         for name in ("Artefacts", "ResolutionMethod", "CountScale", "DetectorFile", "Seed"):
             self.setPropertyGroup(name, "Artefacts")
 
-    # --- building the request from the properties (each raises InsganInputError naming the property) --
+    # --- the request, built from the properties; problems raise _PropertyError naming the property ---
     def _model(self):
         from insgan_core.spinwave import load_model
 
+        name = self.getProperty("Model").value.strip()
         overrides = self.getProperty("ModelParameters").value.strip() or None
         try:
-            return load_model(self.getProperty("Model").value.strip(), overrides)
+            model = load_model(name)
         except InsganInputError as exc:
-            prop = "ModelParameters" if overrides and "override" in str(exc).lower() else "Model"
-            raise _PropertyError(prop, str(exc)) from None
+            raise _PropertyError("Model", f"Model: {exc}") from None
+        if overrides is None:
+            return model
+        try:
+            return load_model(name, overrides)
+        except InsganInputError as exc:
+            raise _PropertyError("ModelParameters", f"ModelParameters: {exc}") from None
 
     def _grid(self):
         """(q_edges or None, e_edges, reference map or None)."""
@@ -277,10 +283,14 @@ class SimulateINSSpinWave(PythonAlgorithm):
             prop = "CountScale" if "count_scale" in str(exc) else "Artefacts"
             raise _PropertyError(prop, f"{prop}: {exc}") from None
 
-    def _detectors(self, settings):
+    def _detectors(self, config):
+        """DetectorData from DetectorFile for the coverage artefact, or None (built-in coverage)."""
         path = self.getProperty("DetectorFile").value
         if not path:
             return None
+        if config is None or "coverage" not in config.steps:
+            raise _PropertyError("DetectorFile", "DetectorFile: detector angles are used by the 'coverage' artefact only; "
+                                 "add coverage to Artefacts or leave DetectorFile empty")
         from insgan_core.data.io import load_nxspe
 
         try:
@@ -290,23 +300,25 @@ class SimulateINSSpinWave(PythonAlgorithm):
 
     def validateInputs(self):
         issues = {}
-        steps = (
-            ("grid", self._grid),
-            ("model", self._model),
-        )
         found = {}
-        for key, step in steps:
+        for key, step in (("grid", self._grid), ("model", self._model)):
             try:
                 found[key] = step()
             except _PropertyError as exc:
                 issues.setdefault(exc.prop, exc.message)
-        if self.getProperty("Mode").value == "single-crystal" and not self.getProperty("QPath").value.strip():
-            issues["QPath"] = "QPath: single-crystal mode needs a path, e.g. 'G=0,0,0; X=0.5,0,0; M=0.5,0.5,0'"
+        if self.getProperty("Mode").value == "single-crystal":
+            if not self.getProperty("QPath").value.strip():
+                issues["QPath"] = "QPath: single-crystal mode needs a path, e.g. 'G=0,0,0; X=0.5,0,0; M=0.5,0.5,0'"
+            else:
+                try:
+                    mantid_bridge.parse_q_path(self.getProperty("QPath").value)
+                except InsganInputError as exc:
+                    issues["QPath"] = str(exc)
         reference = found["grid"][2] if "grid" in found else None
         try:
             settings = self._settings(reference)
             config = self._artefacts(settings)
-            self._detectors(settings)
+            self._detectors(config)
         except _PropertyError as exc:
             issues.setdefault(exc.prop, exc.message)
         else:
@@ -323,7 +335,7 @@ class SimulateINSSpinWave(PythonAlgorithm):
         model = self._model()
         settings = self._settings(reference)
         config = self._artefacts(settings)
-        detectors = self._detectors(settings)
+        detectors = self._detectors(config)
         progress.report("Model and grid ready")
         temperature = self.getProperty("TemperatureInKelvin").value
         fwhm = self.getProperty("EnergyResolutionFWHMInMeV").value or None
@@ -335,7 +347,7 @@ class SimulateINSSpinWave(PythonAlgorithm):
 
             result = path_map(
                 model,
-                path=self.getProperty("QPath").value,
+                path=mantid_bridge.parse_q_path(self.getProperty("QPath").value),
                 e_edges=e_edges,
                 points_per_segment=self.getProperty("PointsPerSegment").value,
                 temperature_K=temperature,

@@ -36,9 +36,23 @@ def test_nan_pattern_matches_real_reduced_data(bi2fe4o9_table):
     agreement = np.mean(np.isnan(sim.signal) == np.isnan(real.signal))
     assert 0.1 < np.isnan(real.signal).mean() < 0.5  # the real map has a kinematic limit and gaps to match
     assert agreement >= 0.98
-    # the built-in MERLIN coverage alone (no file) comes close to the real pattern as well
+    # the built-in MERLIN coverage alone (no file) comes close to the real pattern as well (98.3 %)
     builtin = apply_artefacts(clean, settings=MERLIN62, seed=3)
-    assert np.mean(np.isnan(builtin.signal) == np.isnan(real.signal)) >= 0.95
+    assert np.mean(np.isnan(builtin.signal) == np.isnan(real.signal)) >= 0.98
+
+
+def test_builtin_mari_coverage_matches_real_pdcro2_pattern(experimental_dir):
+    det = load_nxspe(experimental_dir / "pdcro2_Ei60_5K.nxspe")
+    q_edges = np.arange(0.2, 9.0 + 1e-9, 0.05)
+    e_edges = np.arange(-20.0, 55.0 + 1e-9, 0.5)
+    real = powder_map(det, q_edges=q_edges, e_edges=e_edges)
+    mari = InstrumentSettings(instrument="MARI", ei_meV=det.ei_meV, chopper_package="S", chopper_frequency_hz=250)
+    clean = _map(q_edges, e_edges, lambda q, e: 1.0 + 0 * q * e)
+    cfg = ArtefactConfig(steps=("coverage",))
+    with_table = apply_artefacts(clean, settings=mari, config=cfg, detectors=det)
+    builtin = apply_artefacts(clean, settings=mari, config=cfg)
+    assert np.array_equal(np.isnan(with_table.signal), np.isnan(real.signal))
+    assert np.mean(np.isnan(builtin.signal) == np.isnan(real.signal)) >= 0.98  # measured 98.8 %
 
 
 def test_flat_mode_through_detector_path_has_resins_fwhm(bi2fe4o9_table):
@@ -73,11 +87,9 @@ def test_kinematic_limit_of_builtin_coverage():
     # bins well inside the limits are measured, bins well outside are NaN
     inside = (qc[:, None] > lo[None, :] + 0.15) & (qc[:, None] < hi[None, :] - 0.15)
     outside = (qc[:, None] < lo[None, :] - 0.15) | (qc[:, None] > hi[None, :] + 0.15)
-    gaps = np.zeros_like(inside)  # built-in MERLIN gaps can empty a few inside bins
-    assert np.isfinite(out.signal[inside]).mean() > 0.97
+    assert np.isfinite(out.signal[inside]).mean() > 0.97  # built-in MERLIN gaps may empty a few bins
     assert np.isnan(out.signal[outside]).all()
     np.testing.assert_allclose(out.signal[np.isfinite(out.signal)], 1.0, rtol=1e-9)  # flat stays flat
-    assert not gaps.any()
 
 
 def test_builtin_detectors_cover_published_ranges():

@@ -230,3 +230,26 @@ def test_importing_insgan_never_imports_mantid():
     code = "import sys, insgan_core, insgan_core.mantid_bridge; print('mantid' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_standin_is_not_importable_outside_the_fixture():
+    code = (
+        "import importlib.util, sys\n"
+        "spec = importlib.util.find_spec('mantid')\n"
+        "if spec is None: print('absent')\n"
+        "else:\n"
+        "    import mantid; print('standin' if getattr(mantid, '__insgan_test_standin__', False) else 'real')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PLUGINS_DIR.parent)
+    assert out.stdout.strip() in ("absent", "real")
+
+
+def test_parse_q_path():
+    assert mantid_bridge.parse_q_path("G=0,0,0; X=0.5,0,0;M = 0.5,0.5,0") == [
+        ("G", (0.0, 0.0, 0.0)), ("X", (0.5, 0.0, 0.0)), ("M", (0.5, 0.5, 0.0))
+    ]
+    assert mantid_bridge.parse_q_path("0,0,0; 1,0,0")[1] == ("(1,0,0)", (1.0, 0.0, 0.0))
+    with pytest.raises(InsganInputError, match="QPath: corner 'X=a,0,0'"):
+        mantid_bridge.parse_q_path("G=0,0,0; X=a,0,0")
+    with pytest.raises(InsganInputError, match="at least two corners"):
+        mantid_bridge.parse_q_path("G=0,0,0")

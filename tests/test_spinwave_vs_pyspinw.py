@@ -77,7 +77,7 @@ def _insgan_spectrum(model: dict, q_rlu: np.ndarray, *, backend: str = "numpy"):
     ``SpinWaveCalculator.modes`` returns both signs, like pySpinW: 2n modes, or 6n for a single-k
     structure (Q-k, Q, Q+k); S_perp per magnetic site, no form factor, no Bose factor.
     """
-    from insgan_core.spinwave.calculator import SpinWaveCalculator  # TEMP
+    from insgan_core.spinwave import SpinWaveCalculator
 
     calculator = SpinWaveCalculator(refmodels.build_insgan(model), backend=backend)
     modes = calculator.modes(np.asarray(q_rlu, dtype=float), form_factor=False)
@@ -178,6 +178,18 @@ def test_insgan_matches_pyspinw_reference(path):
     sign = PYSPINW_Q_SIGN.get(path.stem, 1.0)
     got_e, got_s = _insgan_spectrum(ref["model"], sign * ref["q_rlu"])
     _compare(path.stem, ref["q_rlu"], ref["energies_meV"], ref["sperp"], got_e, got_s)
+
+
+@pytest.mark.parametrize("stem", ["square_afm", "kagome_q0_easy_plane", "triangular_afm_rotating"])
+def test_insgan_dispersion_is_the_energy_loss_half(stem):
+    """The contract's ``dispersion(q)`` (energy-loss modes only) against pySpinW's E > 0 modes."""
+    from insgan_core.spinwave import SpinWaveCalculator
+
+    ref = _load(REFERENCE_DIR / f"{stem}.npz")
+    energies, sperp = SpinWaveCalculator(refmodels.build_insgan(ref["model"])).dispersion(ref["q_rlu"])
+    order = np.argsort(energies, axis=1)
+    energies, sperp = np.take_along_axis(energies, order, 1), np.take_along_axis(sperp, order, 1)
+    _compare(stem + " (dispersion)", ref["q_rlu"], ref["energies_meV"], ref["sperp"], energies, sperp)
 
 
 def test_non_reciprocal_chain_closed_form():

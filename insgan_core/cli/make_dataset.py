@@ -27,7 +27,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("config", metavar="CONFIG.yaml", help="dataset config (YAML)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (created; resumed if it exists)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="dask.distributed scheduler address, e.g. tcp://host:8786 (default: local processes)")
+                   help="dask.distributed scheduler address, e.g. tcp://host:8786, or local-cluster to start a dask "
+                        "LocalCluster here (default: the config's scheduler key, else local processes)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="local worker processes without --scheduler (default: all cores)")
     p.add_argument("--retries", type=int, default=2, metavar="N", help="retries of a failed shard (default 2)")

@@ -56,7 +56,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, help="maps or patches per step and process (default 4)")
     p.add_argument("--lr", type=float, help="Adam learning rate (default 2e-4)")
     p.add_argument("--seed", type=int, help="random seed; same seed, same weights (default 0)")
-    p.add_argument("--patch-size", type=int, metavar="BINS", help="train on random square patches of this size (unpaired: required)")
+    p.add_argument("--patch-size", type=int, metavar="BINS", help="train on random square patches of this size (recommended for unpaired training from a few maps)")
     p.add_argument("--generator", choices=("unet", "resnet"), help="generator network (default unet)")
     p.add_argument("--width", type=int, help="generator width (channels of the first layer)")
     p.add_argument("--checkpoint-dir", metavar="DIR", help="checkpoint and log folder (default <OUTPUT stem>_checkpoints)")

@@ -118,7 +118,8 @@ class TrainConfig:
     nce_identity : bool
         CUT's identity term: PatchNCE between a target patch and G(target patch).
     patch_size : int or [int, int] or None
-        Training crop (H, W) in bins. None: whole maps (default for paired); unpaired requires a size.
+        Training crop (H, W) in bins, at random positions. None: whole maps. Unpaired training from a
+        few target maps needs patches (e.g. 32 or [32, 64]): they turn one map into many samples.
     coverage : {"union", "majority", "input"}
         Output mask when all targets share the source grid: "union" = bins covered in any target,
         "majority" = covered in more than half of them; "input" = use each input map's own mask.
@@ -194,11 +195,6 @@ class TrainConfig:
             ps = self.patch_hw
             if min(ps) < 8:
                 raise InsganInputError(f"train config 'patch_size': at least 8 bins per side, got {self.patch_size}")
-        elif self.mode == "unpaired":
-            raise InsganInputError(
-                "train config 'patch_size': unpaired training samples random patches; set patch_size "
-                "(e.g. 32 or [32, 64] bins in |Q| x energy)"
-            )
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
             raise InsganInputError(f"train config 'device': expected auto, cpu, cuda or cuda:N, got {self.device!r}")
 

@@ -31,7 +31,6 @@ import struct
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch import nn
 
 from .._version import __version__

@@ -29,15 +29,16 @@ __all__ = [
 
 #: Built-in powder-ring coverage per instrument: ((2θ_min, 2θ_max) per contiguous detector bank in
 #: degrees, ring width in degrees, sample–detector distance in m). Ranges follow the public ISIS
-#: instrument descriptions and real reduced files: MERLIN 2θ 2.9°–135.6° (rings in 0.6° groups, a
-#: masked ring near 82.5°, gaps where the detector doors meet); MARI 3.4°–134.1° in 0.43° steps with a
-#: 1.7° gap every 15° between its low- and high-angle banks; MAPS 3°–60° (low-angle bank to 20°,
-#: high-angle banks to 60°); LET 2θ up to 140° (−40°…140°, powder rings from 5°).
+#: instrument descriptions and real reduced files (../shared/data/experimental): MERLIN 2θ 2.9°–135.6°
+#: in 0.6° rings with a one-ring gap at 45° between door sets; MARI 3.4°–134.1° in 0.43° rings with a
+#: one-ring gap every 15° between detector banks (the bank boundaries of the PdCrO2 file); MAPS 3°–60°
+#: (low-angle bank to 20°, high-angle banks to 60°); LET powder rings 5°–140°. Gaps are narrow: in
+#: grouped, reduced powder data neighbouring rings cover most of them, as the real files show.
 BUILTIN_COVERAGE = {
-    "MERLIN": (((2.9, 44.4), (45.6, 82.2), (82.8, 135.6)), 0.6, 2.5),
-    "MARI": (((3.4, 29.1), (30.8, 44.1), (45.8, 59.1), (60.8, 74.1), (75.8, 89.1), (90.8, 104.1),
-              (105.8, 119.1), (120.8, 134.1)), 0.43, 4.022),
-    "MAPS": (((3.0, 19.6), (20.4, 60.0)), 0.5, 6.0),
+    "MERLIN": (((2.9, 44.7), (45.3, 135.6)), 0.6, 2.5),
+    "MARI": (((3.4, 29.1), (29.5, 44.1), (44.5, 59.1), (59.5, 74.1), (74.5, 89.1), (89.5, 104.1),
+              (104.5, 119.1), (119.5, 134.1)), 0.43, 4.022),
+    "MAPS": (((3.0, 19.7), (20.3, 60.0)), 0.5, 6.0),
     "LET": (((5.0, 140.0),), 0.5, 3.5),
 }
 
@@ -208,5 +209,4 @@ def detector_path(sqw: INSMap, detectors: DetectorData, *, method: str = "polygo
 
     pixels = sample_at_pixels(sqw, detectors)
     reduced = powder_map(pixels, q_edges=sqw.x_axis.edges, e_edges=sqw.e_axis.edges, method=method, correct_ki_kf=False)
-    md = sqw.metadata
-    return sqw.with_data(reduced.signal, reduced.error, instrument=md.instrument, ei_meV=detectors.ei_meV)
+    return sqw.with_data(reduced.signal, reduced.error, ei_meV=detectors.ei_meV)

@@ -31,6 +31,7 @@ Config (YAML file or dict)::
       noise.count_scale: {log_uniform: [10, 1000]}
     method: analytic                # or montecarlo
     detectors: null                 # NXSPE file for the detector coverage (relative to the config file)
+    scheduler: null                 # dask scheduler address, or "local-cluster"; not part of the manifest
 """
 
 from __future__ import annotations
@@ -71,8 +72,10 @@ MANIFEST = "manifest.json"
 DISTRIBUTIONS = {"uniform": 2, "log_uniform": 2, "normal": 2, "choice": None}
 _TOP_KEYS = {
     "seed", "n_samples", "shard_size", "grid", "model", "temperature_K", "powder", "instrument",
-    "artefacts", "artefact_parameters", "method", "detectors", "name", "description",
+    "artefacts", "artefact_parameters", "method", "detectors", "name", "description", "scheduler",
 }
+#: ``scheduler`` value that starts a dask LocalCluster (worker processes on this machine) for one run
+LOCAL_CLUSTER = "local-cluster"
 
 
 class ShardFailedError(RuntimeError):
@@ -238,6 +241,14 @@ def plan_dataset(config) -> dict:
     temperature = cfg.get("temperature_K", 5.0)
     _check_distribution("temperature_K", temperature)
     powder = dict(cfg.get("powder") or {})
+    import inspect
+
+    from ..spinwave import powder_map
+
+    allowed = set(inspect.signature(powder_map).parameters) - {"model", "q_edges", "e_edges", "temperature_K", "seed"}
+    bad = sorted(set(powder) - allowed)
+    if bad:
+        raise InsganInputError(f"dataset config: powder has unknown option(s) {bad}; options of spinwave.powder_map are {sorted(allowed)}")
     detectors = _resolve_path(cfg.get("detectors"), base)
     if detectors is not None:
         from ..data.io import load_nxspe
@@ -410,7 +421,9 @@ def generate_dataset(
         kept, missing or incomplete ones recomputed; a different config there is refused.
     scheduler : str, dask.distributed.Client or None
         Address of a dask.distributed scheduler (``"tcp://host:8786"``) or a Client: shards run on that
-        cluster. None: local processes (``workers`` of them; 1 runs in this process).
+        cluster; ``"local-cluster"`` starts a dask LocalCluster of ``workers`` processes for this run.
+        None: the config's ``scheduler`` key, else local processes (``workers`` of them; 1 runs in
+        this process).
     progress : bool
         Show a tqdm progress bar over shards.
     workers : int or None
@@ -431,6 +444,8 @@ def generate_dataset(
         When shards still fail after ``retries``; the finished ones stay valid and a rerun resumes.
     """
     plan = plan_dataset(config)
+    if scheduler is None:
+        scheduler = read_dataset_config(config)[0].get("scheduler")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     _write_manifest(plan, output_dir)
@@ -447,7 +462,19 @@ def generate_dataset(
     bar = tqdm(total=len(plan["shards"]), initial=skipped, desc="shards", unit="shard", disable=not progress)
     done, failures = [], {}
     try:
-        if scheduler is not None:
+        if scheduler == LOCAL_CLUSTER and todo:
+            from dask.distributed import LocalCluster
+
+            n = min(workers or os.cpu_count() or 1, len(todo))
+            quiet = logging.getLogger("distributed")
+            level = quiet.level
+            quiet.setLevel(logging.WARNING)  # the cluster's start/stop chatter is not news to the user
+            try:
+                with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+                    _run_dask(plan, todo, output_dir, cluster.scheduler_address, retries, bar, done, failures)
+            finally:
+                quiet.setLevel(level)
+        elif scheduler is not None and scheduler != LOCAL_CLUSTER:
             _run_dask(plan, todo, output_dir, scheduler, retries, bar, done, failures)
         elif (workers if workers is not None else (os.cpu_count() or 1)) <= 1 or len(todo) <= 1:
             for k in todo:

@@ -46,7 +46,8 @@ class ResolutionConfig:
     Parameters
     ----------
     energy, q : bool
-        Broaden along energy (resins) and along |Q| (angular widths) in the analytic method.
+        Broaden along energy (resins) and along |Q| (angular widths) in the analytic method (the
+        Monte-Carlo method always samples both).
     detector_width_deg, divergence_deg : float or None
         Angular detector width (full) and incident divergence (FWHM), degrees; None: instrument defaults
         (see :mod:`insgan_core.instrument.q_resolution`).
@@ -283,7 +284,7 @@ def apply_artefacts(
         "config": config.to_dict(),
         "method": method,
         "seed": int(seed),
-        "detectors": "builtin" if detectors is None else str(detectors.metadata.provenance.get("source", "table")),
+        "detectors": "builtin" if detectors is None else str(detectors.metadata.provenance.get("source_file", "table")),
     }
     return out
 

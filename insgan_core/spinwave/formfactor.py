@@ -39,14 +39,13 @@ def known_ions() -> list[str]:
 def normalise_ion_name(ion: str) -> str:
     """``"Fe3+"``, ``"Fe+3"``, ``"fe3"``, ``"MFE3"`` -> table key ``"Fe3"``; ``"Fe"`` -> ``"Fe0"``."""
     text = str(ion).strip()
-    m = re.fullmatch(r"M?([A-Za-z]{1,2})\s*(\+?)(\d?)(\+?)", text)
-    if text.upper().startswith("M") and len(text) > 2 and text[1:2].isupper() and text[2:3].isupper():
-        m = re.fullmatch(r"M([A-Z]{1,2})(\d)", text)  # SpinW labels, e.g. MFE3
+    spinw = re.fullmatch(r"M([A-Z]{1,2})(\d)", text)  # SpinW labels, e.g. MFE3
+    if spinw:
+        return f"{spinw.group(1).capitalize()}{spinw.group(2)}"
+    m = re.fullmatch(r"([A-Za-z]{1,2})\s*(?:\+?(\d)\+?)?", text)
     if not m:
         return text
-    element = m.group(1).capitalize()
-    charge = m.groups()[-1] if len(m.groups()) == 2 else (m.group(3) or "0")
-    return f"{element}{charge or '0'}"
+    return f"{m.group(1).capitalize()}{m.group(2) or '0'}"
 
 
 def check_ion(ion: str, *, where: str = "ion") -> str:

@@ -170,7 +170,7 @@ def _scaled(value, factor: float):
     if factor == 0.0:
         return 0.0
     if isinstance(value, str):
-        return f"({value})*{factor!r}"
+        return f"({value})*{float(factor)!r}"
     return float(value) * factor
 
 
@@ -272,6 +272,9 @@ class SpinWaveModel:
         Formula units per cell (only used to report per-formula-unit normalisation).
     description, reference : str
         Free text; ``reference`` should cite where published parameters come from.
+    relax : bool
+        Re-minimise the classical energy (from the given moments) whenever parameters change, so the
+        structure stays a ground state under overrides (see :mod:`insgan_core.spinwave.ground_state`).
     """
 
     def __init__(
@@ -289,6 +292,7 @@ class SpinWaveModel:
         formula_units: float = 1.0,
         description: str = "",
         reference: str = "",
+        relax: bool = False,
     ):
         if not isinstance(lattice, Lattice):
             raise InsganInputError(f"model '{name}': lattice must be a Lattice, got {type(lattice).__name__}")
@@ -306,6 +310,7 @@ class SpinWaveModel:
         self.formula_units = float(formula_units)
         self.description = description
         self.reference = reference
+        self.relax = bool(relax)
         self._resolved = None
         self.resolve()  # validate now: bad models fail at construction, naming the element
 
@@ -428,6 +433,12 @@ class SpinWaveModel:
             k=k,
             n_axis=n_axis,
         )
+        if self.relax:
+            from dataclasses import replace
+
+            from .ground_state import relax_directions
+
+            self._resolved = replace(self._resolved, directions=relax_directions(self._resolved))
         return self._resolved
 
     def to_dict(self) -> dict:

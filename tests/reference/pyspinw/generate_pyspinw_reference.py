@@ -6,12 +6,12 @@ about 0.7 GB, so the project does not depend on it: this script is run by hand, 
 environment, and its output (one small ``.npz`` file per model) is committed as test data.  See
 ``README.md`` in this folder for the command line.
 
-This script deliberately does not import insgan: the model definitions (``reference_models.py``) are written out
-explicitly (lattice, sites, spin lengths, moment directions, bonds with their 3x3 exchange matrices,
-single-ion anisotropies, propagation vector) and stored as JSON next to the spectra, so the test can
-build the identical model with insgan's programmatic API.
+This script deliberately does not import insgan: the model definitions (``reference_models.py``) are
+written out explicitly (lattice, sites, spin lengths, moment directions, bonds with their 3x3 exchange
+matrices, single-ion anisotropies, propagation vector) and stored as JSON next to the spectra, so the
+test can build the identical model with insgan's programmatic API.
 
-Conventions stored with every model (they are pySpinW's = SpinW's):
+Conventions stored with every model (pySpinW's; see also ``reference_models.py``):
 
 * Hamiltonian ``H = sum_bonds S_i^T M_ij S_j + sum_i S_i^T A_i S_i``, every bond listed once, J > 0
   antiferromagnetic.  A bond ``(site1, site2, offset)`` couples ``site1`` in cell 0 with ``site2`` in
@@ -31,6 +31,10 @@ Conventions stored with every model (they are pySpinW's = SpinW's):
   of every mode with the same weight as the positive one (no detailed balance applied).  In this
   normalisation a ferromagnet has ``S_perp = S/2`` per transverse component, i.e. the FM chain at
   Q || a has ``S_perp = S/2``.
+
+Two pySpinW 1.1.0b2 problems found while building these references are described in ``README.md``
+(the sign of Q for non-reciprocal spectra, and S_perp in the rotating frame for a site off the cell
+origin); the second is why ``j1j2_chain_helix_two_site`` takes S_perp from the equivalent one-site helix.
 
 The script checks every model against closed-form dispersions where they exist (FM chain, AFM chain,
 square-lattice AFM, triangular 120 deg AFM, Heisenberg J1-J2 helix) and checks pySpinW's Rust core

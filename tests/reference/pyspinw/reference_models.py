@@ -315,8 +315,7 @@ def build_insgan(model: dict, *, name: str = "reference"):
     The same physical structure therefore needs insgan moment ``R_n(-2 pi k.r_i) d_i``; for a site at
     the origin the two coincide.
     """
-    from insgan_core.spinwave.lattice import Lattice
-    from insgan_core.spinwave.model import Anisotropy, Bond, Site, SpinWaveModel
+    from insgan_core.spinwave import Anisotropy, Bond, Lattice, Site, SpinWaveModel
 
     k = model["propagation_vector"]
     sites = []

@@ -228,3 +228,10 @@ def test_example_dask_config_is_valid():
     assert len(plan["samples"]) == 8 and len(plan["shards"]) == 4
     assert yaml.safe_load(example.read_text())["scheduler"] == "local-cluster"
     assert "scheduler" not in plan["config"]  # how it runs is not part of what it makes
+
+
+def test_local_process_pool_gives_the_same_shards(reference, tmp_path):
+    ref, _ = reference
+    manifest = generate_dataset(config(), tmp_path, workers=2, progress=False)
+    assert sorted(manifest["done"]) == ["shard_00000.h5", "shard_00001.h5", "shard_00002.h5"]
+    assert digests(tmp_path) == digests(ref)

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from scipy.integrate import quad
 
 from insgan_core.data import Axis, INSMap
 from insgan_core.errors import InsganInputError

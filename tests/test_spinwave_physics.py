@@ -306,3 +306,22 @@ def test_form_factor_normalised_and_decreasing():
     assert np.all(form_factor("Ho3+", q[1:], g=1.25) > form_factor("Ho3+", q[1:], g=2.0))
     with pytest.raises(InsganInputError, match="no form-factor table for ion 'Xx9'"):
         form_factor("Xx9", q)
+
+
+def test_half_integer_k_equals_collinear_supercell():
+    """k = ½ single-k (2k a lattice vector, no phase averaging) reproduces the collinear 2-site chain."""
+    J, S, a = 1.0, 1.0, 3.0
+    single = SpinWaveModel(name="k_half", lattice=Lattice(a, 10, 10), sites=[Site("A", (0, 0, 0), S, moment=(1, 0, 0))],
+                           bonds=[Bond("A", "A", (1, 0, 0), J)], k=(0.5, 0, 0), n=(0, 0, 1))
+    double = SpinWaveModel(name="neel", lattice=Lattice(2 * a, 10, 10),
+                           sites=[Site("A", (0, 0, 0), S, moment=(1, 0, 0)), Site("B", (0.5, 0, 0), S, moment=(-1, 0, 0))],
+                           bonds=[Bond("A", "B", (0, 0, 0), J), Bond("B", "A", (1, 0, 0), J)])
+    q = _random_q(30)
+    ma = SpinWaveCalculator(single).modes(q)
+    mb = SpinWaveCalculator(double).modes(q * np.array([2.0, 1.0, 1.0]))
+    for i in range(len(q)):
+        la, lb = ma.energies[i] > 0, mb.energies[i] > 0
+        ea, wa = _merge(ma.energies[i][la], ma.sperp[i][la])
+        eb, wb = _merge(mb.energies[i][lb], mb.sperp[i][lb])
+        np.testing.assert_allclose(ea, eb, rtol=1e-9)
+        np.testing.assert_allclose(wa, wb, rtol=1e-8, atol=1e-12)

@@ -28,7 +28,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output-dir", default="insgan-demo", help="output folder (default: insgan-demo)")
     p.add_argument("--measured", metavar="FILE", help="measured NXSPE file (enables the unpaired GAN)")
     p.add_argument("--quick", action="store_true", help="small, fast variant (coarse grid, few steps)")
-    p.add_argument("--model", default=None, help="spin-wave library model or model file (default: afm_square, "
+    p.add_argument("--model", default=None, help="spin-wave library model or model file (default: square_afm, "
                    "or bi2fe4o9 with --measured)")
     p.add_argument("--temperature", type=float, default=5.0, metavar="K", help="sample temperature in K (default 5)")
     p.add_argument("--method", choices=("analytic", "montecarlo"), default="analytic",
@@ -44,7 +44,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args) -> int:
     from ..workflows.demo import DemoSettings, run_demo
 
-    model = args.model or ("bi2fe4o9" if args.measured else "afm_square")
+    model = args.model or ("bi2fe4o9" if args.measured else "square_afm")
     settings = DemoSettings(
         output_dir=Path(args.output_dir),
         measured=Path(args.measured) if args.measured else None,

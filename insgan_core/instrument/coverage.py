@@ -16,7 +16,7 @@ from ..data.detector import DetectorData
 from ..data.ins_map import INSMap, MapMetadata
 from ..data.kinematics import q_from_angle
 from ..errors import InsganInputError
-from .settings import _check_instrument
+from .settings import normalise_instrument_name
 
 __all__ = [
     "BUILTIN_COVERAGE",
@@ -62,7 +62,7 @@ def builtin_detectors(instrument: str, *, ei_meV: float, e_edges) -> DetectorDat
         ``polar_width_deg`` the ring width (rings of about the nominal width tiling each bank exactly);
         see :data:`BUILTIN_COVERAGE`.
     """
-    name = _check_instrument(instrument)
+    name = normalise_instrument_name(instrument)
     banks, width, distance = BUILTIN_COVERAGE[name]
     centres, ring_widths = [], []
     for lo, hi in banks:

@@ -203,5 +203,5 @@ def mc_resolution_map(
             good = np.isfinite(values)
             counts = good.sum(axis=1)
             mean = np.where(good, values, 0.0).sum(axis=1) / np.where(counts > 0, counts, 1)
-        out.ravel()[sel] = np.where(counts > 0, mean, np.nan)
+        out.flat[sel] = np.where(counts > 0, mean, np.nan)
     return sqw.with_data(out, np.zeros_like(out))

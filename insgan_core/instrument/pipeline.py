@@ -62,8 +62,9 @@ class ResolutionConfig:
     mc_samples: int = 64
 
     def __post_init__(self):
-        if int(self.mc_samples) < 1:
-            raise InsganInputError(f"resolution.mc_samples: must be >= 1, got {self.mc_samples}")
+        if not float(self.mc_samples).is_integer() or int(self.mc_samples) < 1:
+            raise InsganInputError(f"resolution.mc_samples: must be a whole number >= 1, got {self.mc_samples}")
+        object.__setattr__(self, "mc_samples", int(self.mc_samples))
         for name in ("detector_width_deg", "divergence_deg"):
             v = getattr(self, name)
             if v is not None and not (np.isfinite(v) and v >= 0):

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import InsganInputError
 
-__all__ = ["InstrumentSettings", "known_instruments", "instrument_options"]
+__all__ = ["InstrumentSettings", "known_instruments", "instrument_options", "normalise_instrument_name"]
 
 #: insgan name -> resins instrument name. All four are direct-geometry ISIS spectrometers.
 _RESINS_NAMES = {"MAPS": "MAPS", "MERLIN": "MERLIN", "MARI": "MARI", "LET": "LET"}
@@ -55,7 +55,7 @@ def instrument_options(instrument: str) -> dict:
         ``{"chopper_packages": [...], "default_package": str, "packages": {package: {"ei_range_meV":
         (lo, hi), "frequencies_hz": [...]}}}``.
     """
-    name = _check_instrument(instrument)
+    name = normalise_instrument_name(instrument)
     inst = _resins_instrument(name)
     packages = inst.possible_options_for_model(RESINS_MODEL)["chopper_package"]
     default = inst.default_option_for_configuration(RESINS_MODEL, "chopper_package")
@@ -71,7 +71,8 @@ def instrument_options(instrument: str) -> dict:
     return out
 
 
-def _check_instrument(instrument) -> str:
+def normalise_instrument_name(instrument) -> str:
+    """Upper-case instrument name; raises :class:`InsganInputError` listing the known ones if unknown."""
     name = str(instrument).strip().upper()
     if name not in _RESINS_NAMES:
         raise InsganInputError(
@@ -110,7 +111,7 @@ class InstrumentSettings:
     chopper_frequency_hz: float = 250.0
 
     def __post_init__(self):
-        name = _check_instrument(self.instrument)
+        name = normalise_instrument_name(self.instrument)
         object.__setattr__(self, "instrument", name)
         options = instrument_options(name)
         package = options["default_package"] if self.chopper_package is None else str(self.chopper_package)
@@ -149,15 +150,7 @@ class InstrumentSettings:
     # --- resins access ------------------------------------------------------------------------------
     def resins_kwargs(self) -> dict:
         """Keyword arguments for resins' ``Instrument.get_resolution_function``."""
-        kw = {"chopper_package": self.chopper_package, "e_init": self.ei_meV}
-        if self.instrument == "LET":
-            # LET: the user picks the resolution-disk frequency; the pulse remover runs at half of it,
-            # rounded to the 10 Hz steps resins accepts.
-            kw["resolution_frequency"] = int(self.chopper_frequency_hz)
-            kw["pulse_remover_frequency"] = int(max(10, 10 * round(self.chopper_frequency_hz / 20)))
-        else:
-            kw["chopper_frequency"] = int(self.chopper_frequency_hz)
-        return kw
+        return _resins_kwargs(self.instrument, self.chopper_package, self.ei_meV, self.chopper_frequency_hz)
 
     def resolution_model(self):
         """The resins PyChop resolution model for these settings (cached per settings)."""
@@ -187,16 +180,27 @@ class InstrumentSettings:
         return cls(**d)
 
 
+def _resins_kwargs(instrument: str, package: str, ei: float, freq: float) -> dict:
+    kw = {"chopper_package": package, "e_init": ei}
+    if instrument == "LET":
+        # LET: the user picks the resolution-disk frequency; the pulse remover runs at half of it,
+        # rounded to the 10 Hz steps resins accepts.
+        kw["resolution_frequency"] = int(freq)
+        kw["pulse_remover_frequency"] = int(max(10, 10 * round(freq / 20)))
+    else:
+        kw["chopper_frequency"] = int(freq)
+    return kw
+
+
 @lru_cache(maxsize=64)
 def _resolution_model(instrument: str, package: str, ei: float, freq: float):
     from resins.models.model_base import InvalidInputError
     from resins.models.pychop import NoTransmissionError
 
-    settings_kw = InstrumentSettings.resins_kwargs(
-        _Bare(instrument=instrument, chopper_package=package, ei_meV=ei, chopper_frequency_hz=freq)
-    )
     try:
-        return _resins_instrument(instrument).get_resolution_function(RESINS_MODEL, **settings_kw)
+        return _resins_instrument(instrument).get_resolution_function(
+            RESINS_MODEL, **_resins_kwargs(instrument, package, ei, freq)
+        )
     except NoTransmissionError:
         raise InsganInputError(
             f"chopper_frequency_hz: at Ei = {ei} meV the {instrument} Fermi chopper package {package!r} "
@@ -204,11 +208,3 @@ def _resolution_model(instrument: str, package: str, ei: float, freq: float):
         ) from None
     except InvalidInputError as exc:
         raise InsganInputError(f"instrument settings refused by resins: {exc}") from None
-
-
-@dataclass(frozen=True)
-class _Bare:
-    instrument: str
-    chopper_package: str
-    ei_meV: float
-    chopper_frequency_hz: float

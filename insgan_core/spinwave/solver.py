@@ -29,7 +29,9 @@ columns energy gain (× n_B). Normalisation: per magnetic site of the cell; a fe
 formula unit). For single-k incommensurate structures the rotating-frame correlations S' at Q−k, Q, Q+k
 are combined as S = S'(Q−k)·K₁ + S'(Q)·K₂ + S'(Q+k)·K₁* with K₁ = (1 − nnᵀ − i[n]×)/2, K₂ = nnᵀ
 (Toth & Lake 2015, eq. 39–40; SpinW ``spinwave.m``), after averaging S' over the helix phase when 2k is
-not a reciprocal-lattice vector.
+not a reciprocal-lattice vector. When 2k is a reciprocal-lattice vector (e.g. k = ½), the Q−k and Q+k
+blocks hold the same modes and only their summed S⊥ is physical (an individual entry may be slightly
+negative); histograms sum them.
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ class DemoSettings:
     output_dir: Path
     measured: Path | None = None
     quick: bool = False
-    model: str = "afm_square"
+    model: str = "square_afm"
     temperature_K: float = 5.0
     instrument: str = "MERLIN"
     ei_meV: float = 62.0
@@ -118,9 +118,17 @@ class DemoSettings:
         return d
 
 
+#: model parameters the sweep leaves alone (spin lengths are properties of the ion, not fit parameters)
+FIXED_PARAMETERS = ("S",)
+
+
 def _scaled_parameters(base: dict, rng: np.random.Generator, spread: float) -> dict:
-    """Model parameters each drawn uniformly within ±spread (fraction) of the library values."""
-    return {k: float(v) * float(rng.uniform(1.0 - spread, 1.0 + spread)) for k, v in base.items()}
+    """Model parameters (except :data:`FIXED_PARAMETERS`) each drawn uniformly within ±spread (fraction)
+    of the library values."""
+    return {
+        k: float(v) if k in FIXED_PARAMETERS else float(v) * float(rng.uniform(1.0 - spread, 1.0 + spread))
+        for k, v in base.items()
+    }
 
 
 def _counts_scale_from_measured(real: INSMap) -> float:

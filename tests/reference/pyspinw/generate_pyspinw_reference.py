@@ -160,7 +160,6 @@ def _atomic_savez(path: Path, **arrays) -> None:
 
 def generate(output_dir: Path = OUTPUT_DIR, *, only: list[str] | None = None, seed: int = 20261125) -> dict:
     """Compute and write ``<model>.npz`` for every model; returns a summary dict per model."""
-    import pyspinw
     from pyspinw.versions import get_version
 
     version = get_version()
@@ -216,7 +215,6 @@ def generate(output_dir: Path = OUTPUT_DIR, *, only: list[str] | None = None, se
         summary[name] = meta
         print(f"{name:32s} modes={n_modes:2d} nq={len(q):3d} rust-vs-python dE={core_de:.1e} "
               f"dS={core_di:.1e} vs-closed-form={oracle_err}")
-    del pyspinw
     return summary
 
 

@@ -1,0 +1,51 @@
+"""``insgan simulate`` in-process: explicit binning, reference grids from real files, errors."""
+
+import numpy as np
+import pytest
+
+from insgan_core.cli.main import main
+from insgan_core.data.io import load
+
+
+def test_simulate_explicit_binning(tmp_path):
+    out = tmp_path / "afm.nxs"
+    code = main(["-q", "simulate", "afm_chain", "--set", "J=3.5", "--q-bins", "0,0.1,3", "--e-bins", "0,0.5,20",
+                 "--fwhm", "1.0", "--directions", "100", "-o", str(out)])
+    assert code == 0
+    smap = load(out)
+    assert smap.shape == (30, 40)
+    assert smap.x_axis.unit == "MomentumTransfer" and smap.e_axis.unit == "DeltaE"
+    assert smap.metadata.provenance["spinwave"]["parameters"]["J"] == 3.5
+    # the band top 2JS = 17.5 meV: no weight far above it
+    assert smap.signal[:, smap.e_axis.centres > 20.0].sum() == 0 if (smap.e_axis.centres > 20).any() else True
+    assert smap.signal[:, smap.e_axis.centres < 17].sum() > 0
+
+
+def test_simulate_on_the_grid_of_a_real_file(tmp_path, experimental_dir):
+    ref = experimental_dir / "aluminium_Ei60.nxspe"  # processed NeXus (detector space): needs --q-bins
+    out = tmp_path / "tri.nxs"
+    assert main(["-q", "simulate", "triangular_afm", "--grid", str(ref), "--directions", "20", "-o", str(out)]) == 2
+    assert main(["-q", "simulate", "triangular_afm", "--grid", str(ref), "--q-bins", "0.5,0.1,3", "--directions", "20",
+                 "-o", str(out)]) == 0
+    smap = load(out)
+    det = load(ref)
+    np.testing.assert_allclose(smap.e_axis.edges, det.energy_edges)
+    assert smap.metadata.instrument == det.metadata.instrument
+    # a simulated map as reference: same grid exactly
+    out2 = tmp_path / "again.npz"
+    assert main(["-q", "simulate", "fm_chain", "--grid", str(out), "--directions", "20", "-o", str(out2)]) == 0
+    again = load(out2)
+    assert again.same_grid(smap)
+
+
+def test_simulate_errors(tmp_path, capsys):
+    out = str(tmp_path / "x.nxs")
+    assert main(["simulate", "no_such_model", "--q-bins", "0,0.1,1", "--e-bins", "0,1,10", "-o", out]) == 2
+    assert "library models are" in capsys.readouterr().err
+    assert main(["simulate", "afm_chain", "--set", "Jx=1", "--q-bins", "0,0.1,1", "--e-bins", "0,1,10", "-o", out]) == 2
+    assert "unknown parameter" in capsys.readouterr().err
+    assert main(["simulate", "afm_chain", "--q-bins", "0,0.1,1", "-o", out]) == 2
+    assert main(["simulate", "afm_chain", "--q-bins", "1,0.1,0", "--e-bins", "0,1,10", "-o", out]) == 2
+    assert "end (0.0) must be greater" in capsys.readouterr().err
+    assert main(["simulate", "--list-models"]) == 0
+    assert "triangular_afm" in capsys.readouterr().out

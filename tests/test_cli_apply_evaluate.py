@@ -136,3 +136,10 @@ def test_evaluate_bad_window(tmp_path, capsys):
 def test_help_has_an_example(cmd, capsys):
     assert main([cmd, "--help"]) == 0
     assert f"example: insgan {cmd}" in capsys.readouterr().out
+
+
+def test_apply_noise_needs_a_model_with_count_scale(tmp_path, model_file, capsys):
+    save(_map(0), tmp_path / "in.npz")
+    args = ["apply", str(model_file), str(tmp_path / "in.npz"), "-o", str(tmp_path / "out.npz"), "--noise", "poisson"]
+    assert main(args) == 2
+    assert "count_scale" in capsys.readouterr().err

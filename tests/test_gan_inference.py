@@ -182,3 +182,28 @@ def test_saved_model_applies_like_the_in_memory_one(tmp_path):
     np.testing.assert_allclose(loaded.apply(m).signal, model.apply(m).signal, rtol=1e-6, atol=1e-6)
     assert TranslationModel.load(path).weights_digest() == model.weights_digest()
     assert loaded.apply(m).metadata.provenance["gan"]["model_file"] == str(path)
+
+
+def test_poisson_noise_has_the_count_statistics_of_the_model():
+    m = make_map(nan_box=False)
+    c = 50.0
+    model = make_model(count_scale=c)
+    mean = model.apply(m)
+    noisy = model.apply(MapStack.from_maps([m] * 40), noise="poisson", seed=3)
+    counts = noisy.signal * c
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-6)  # whole numbers of counts
+    # Poisson: mean and variance of the counts both equal c·S in every bin
+    lam = c * mean.signal
+    assert np.mean(counts.mean(0) - lam) == pytest.approx(0.0, abs=0.02 * lam.mean())
+    assert np.mean(counts.var(0, ddof=1)) / np.mean(lam) == pytest.approx(1.0, abs=0.05)
+    np.testing.assert_allclose(noisy.error * c, np.sqrt(counts))
+    assert "Poisson counting noise" in noisy.metadata[0].provenance["gan"]["error_model"]
+    again = model.apply(MapStack.from_maps([m] * 40), noise="poisson", seed=3)
+    assert np.array_equal(again.signal, noisy.signal)
+
+
+def test_poisson_noise_needs_a_count_scale():
+    with pytest.raises(InsganInputError, match="count_scale"):
+        make_model().apply(make_map(), noise="poisson")
+    with pytest.raises(InsganInputError, match="noise"):
+        make_model(count_scale=1.0).apply(make_map(), noise="gaussian")

@@ -1,7 +1,6 @@
 """``insgan simulate`` in-process: explicit binning, reference grids from real files, errors."""
 
 import numpy as np
-import pytest
 
 from insgan_core.cli.main import main
 from insgan_core.data.io import load

@@ -31,7 +31,8 @@ folder of them; OUTPUT is then a file (.nxs or .npz) or a folder (created if nee
 input names, with --format choosing the extension). Maps on a grid other than the model's are refused
 unless --rebin is given (rebinned to the model grid and back, conserving intensity). The output is NaN
 where the model's target domain has no coverage; its errors follow the model's error model (see the
-provenance record 'gan' in the output metadata).
+provenance record 'gan' in the output metadata). --noise poisson adds counting noise with the count
+scale the model learnt from its targets (seed --seed, + the file's index in a folder).
 """
 
 
@@ -52,6 +53,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--keep-input-nan", action="store_true", help="also blank output bins where the input is NaN (masked)"
     )
+    p.add_argument(
+        "--noise",
+        choices=("none", "poisson"),
+        default="none",
+        help="poisson: add counting noise with the model's learnt count scale (default none: the expected map)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the counting noise (default 0)")
     p.add_argument(
         "--format", choices=("nxs", "npz"), default=None, help="output format for a folder (default: as the input, else nxs)"
     )
@@ -108,10 +116,13 @@ def run(args) -> int:
     else:
         raise InsganInputError(f"INPUT '{inp}': no such file or folder")
     q_edges = model.grid.x_axis.edges if model.grid.x_axis.unit == "MomentumTransfer" else None
-    for src, dst in tqdm(jobs, desc="insgan apply", unit="map", disable=args.quiet or len(jobs) < 2):
+    for i, (src, dst) in enumerate(tqdm(jobs, desc="insgan apply", unit="map", disable=args.quiet or len(jobs) < 2)):
         m = load_map_on_grid(src, q_edges=q_edges, e_edges=model.grid.e_axis.edges)
         try:
-            result = model.apply(m, rebin=args.rebin, batch_size=args.batch_size, keep_input_nan=args.keep_input_nan)
+            result = model.apply(
+                m, rebin=args.rebin, batch_size=args.batch_size, keep_input_nan=args.keep_input_nan,
+                noise=args.noise, seed=args.seed + i,
+            )
         except InsganInputError as exc:
             raise InsganInputError(f"{src}: {exc}") from None
         result.metadata.provenance["gan"]["input_file"] = str(src)

@@ -42,6 +42,7 @@ def add_simulation_arguments(parser: argparse.ArgumentParser) -> None:
     phys.add_argument("--units", choices=("spin", "mbarn"), default="spin", help="S_perp per site per meV, or mbarn/sr/meV per site")
     phys.add_argument("--backend", choices=("numpy", "torch"), default="numpy", help="solver backend (default numpy)")
     phys.add_argument("--device", default="cpu", help="torch device for --backend torch (default cpu)")
+    phys.add_argument("--workers", type=int, default=1, metavar="N", help="threads for the diagonalisation (default 1)")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -127,6 +128,7 @@ def run(args) -> int:
         units=args.units,
         backend=args.backend,
         device=args.device,
+        workers=args.workers,
     )
     if info.get("instrument"):
         smap.metadata.instrument = info["instrument"]

@@ -22,6 +22,13 @@ A generator predicts one realistic map, not an uncertainty. If the model metadat
 :func:`estimate_count_scale`), the error is the Poisson estimate σ = sqrt(|S| / count_scale) that a
 measurement with the targets' counting statistics would carry. Otherwise the error is 0 in every valid
 bin, and ``provenance["gan"]["error_model"]`` says so (so a fit does not mistake it for a measured error).
+
+Counting noise
+--------------
+A generator trained with an L1 term predicts close to the conditional median of the targets, i.e. the
+noise-free map. ``apply(..., noise="poisson")`` then draws counting noise from the model's own
+``count_scale``: N ~ Poisson(c · max(S, 0)), S' = N / c, σ' = sqrt(N) / c (a measurement's errors,
+zero for zero counts as in Mantid histograms and the instrument layer's noise step), seeded by ``seed``. The noise is drawn on the model grid, before any rebinning back.
 """
 
 from __future__ import annotations
@@ -196,7 +203,16 @@ class TranslationModel:
                 out[i : i + batch_size] = self.normaliser.inverse(y, domain="target", reference=ref)
         return out
 
-    def apply(self, maps, *, rebin: bool = False, batch_size: int = 16, keep_input_nan: bool = False):
+    def apply(
+        self,
+        maps,
+        *,
+        rebin: bool = False,
+        batch_size: int = 16,
+        keep_input_nan: bool = False,
+        noise: str = "none",
+        seed: int = 0,
+    ):
         """Translate clean simulated maps into experiment-like maps.
 
         Parameters
@@ -212,6 +228,11 @@ class TranslationModel:
         keep_input_nan : bool
             Also blank output bins where the input is NaN (default: only where the model's target
             coverage is absent; see the module docstring).
+        noise : {"none", "poisson"}
+            "poisson": add counting noise drawn with the model's ``count_scale`` (see the module
+            docstring); needs a model whose targets carried Poisson errors.
+        seed : int
+            Seed of the counting noise.
 
         Returns
         -------
@@ -226,6 +247,13 @@ class TranslationModel:
         """
         if int(batch_size) < 1:
             raise InsganInputError(f"batch_size must be >= 1, got {batch_size}")
+        if noise not in ("none", "poisson"):
+            raise InsganInputError(f"noise must be 'none' or 'poisson', got {noise!r}")
+        if noise == "poisson" and not self.count_scale:
+            raise InsganInputError(
+                f"model {self.source or '(in memory)'} has no count_scale (its targets carried no Poisson errors), "
+                "so it cannot draw counting noise; use noise='none'"
+            )
         stack, single = _as_stack(maps)
         for i in range(len(stack)):
             if np.all(np.isnan(stack.signal[i])):
@@ -244,7 +272,14 @@ class TranslationModel:
         if self.coverage_mask is not None:
             blank |= ~self.coverage_mask[None]
         signal[blank] = np.nan
-        if self.count_scale:
+        if noise == "poisson":
+            c = float(self.count_scale)
+            valid = ~np.isnan(signal)
+            counts = np.random.default_rng(int(seed)).poisson(c * np.clip(np.where(valid, signal, 0.0), 0.0, None))
+            signal = np.where(valid, counts / c, np.nan)
+            error = np.where(valid, np.sqrt(counts) / c, np.nan)
+            error_model = f"Poisson counting noise drawn with count_scale = {c:g}, seed {int(seed)}; sigma = sqrt(N) / c"
+        elif self.count_scale:
             error = np.sqrt(np.abs(signal) / float(self.count_scale))
             error_model = f"Poisson estimate sqrt(|S| / count_scale), count_scale = {float(self.count_scale):g}"
         else:
@@ -260,6 +295,7 @@ class TranslationModel:
             "rebinned": bool(needs_rebin),
             "coverage": "model target coverage" if self.coverage_mask is not None else "input coverage",
             "error_model": error_model,
+            "noise": noise,
             "insgan_version": __version__,
         }
         out_maps = []

@@ -68,8 +68,10 @@ class SpinWaveCalculator:
         Diagonal shift (meV) used only at Q where h(Q) is singular (Goldstone modes).
     check_ground_state : bool
         Verify that every moment is parallel to its local exchange field before computing.
-    chunk_size : int
-        Wavevectors per batch (bounds memory).
+    chunk_size : int, optional
+        Wavevectors per batch (bounds memory); default keeps each batch of h(Q) near 64 MB.
+    workers : int
+        Threads that diagonalise batches concurrently (numpy's LAPACK calls release the GIL).
     """
 
     def __init__(
@@ -81,7 +83,8 @@ class SpinWaveCalculator:
         hermitian: bool = True,
         omega_tol: float = 1e-5,
         check_ground_state: bool = True,
-        chunk_size: int = 65536,
+        chunk_size: int | None = None,
+        workers: int = 1,
     ):
         if not isinstance(model, SpinWaveModel):
             raise InsganInputError(f"SpinWaveCalculator: expected a SpinWaveModel, got {type(model).__name__}")
@@ -96,7 +99,9 @@ class SpinWaveCalculator:
         self.device = device
         self.hermitian = bool(hermitian)
         self.omega_tol = float(omega_tol)
-        self.chunk_size = int(chunk_size)
+        dim = 2 * self.prep.n
+        self.chunk_size = int(chunk_size) if chunk_size else max(256, int(4_000_000 // (dim * dim)))
+        self.workers = max(1, int(workers))
         self._assembly = assembly_matrix(self.prep)
         self._torch = None
         if backend == "torch":
@@ -169,10 +174,21 @@ class SpinWaveCalculator:
         """All modes (energy loss and gain) at wavevectors ``q_rlu`` (N, 3) r.l.u.; see :class:`ModeSet`."""
         q = check_q(q_rlu)
         check_units(units)
-        chunks = [
-            self._modes_chunk(q[s : s + self.chunk_size], form_factor=form_factor, units=units, want_sab=correlation)
-            for s in range(0, len(q), self.chunk_size)
-        ]
+        size = self.chunk_size
+        if self.workers > 1:
+            size = max(1, min(size, -(-len(q) // self.workers)))
+        parts = [q[s : s + size] for s in range(0, len(q), size)] or [q]
+
+        def work(part):
+            return self._modes_chunk(part, form_factor=form_factor, units=units, want_sab=correlation)
+
+        if self.workers > 1 and len(parts) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(self.workers) as pool:
+                chunks = list(pool.map(work, parts))
+        else:
+            chunks = [work(p) for p in parts]
         if len(chunks) == 1:
             return chunks[0]
         return ModeSet(

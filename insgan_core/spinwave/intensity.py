@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import InsganInputError
 
-__all__ = ["GAMMA_R0_SQUARED_MBARN", "UNITS", "perpendicular_weight", "check_units"]
+__all__ = ["GAMMA_R0_SQUARED_MBARN", "UNITS", "perpendicular_weight", "perpendicular_weight_tensor", "check_units"]
 
 #: (γ r₀)² in millibarn: γ = 1.913 (neutron magnetic moment in nuclear magnetons), r₀ = 2.818 fm
 GAMMA_R0_SQUARED_MBARN = 290.6

@@ -19,14 +19,16 @@ are fractional; bond offsets are whole cells added to the position of the second
 Magnetic structure: the lattice is the *magnetic* cell and every site carries its moment direction. A
 single-k incommensurate (helical) structure adds a propagation vector ``k`` (r.l.u.) and a rotation axis
 ``n`` (Cartesian): the spin at fractional position r (site position + cell translation) is the site's
-moment rotated about n by the angle 2π k·r; spin waves are then computed in the rotating frame (see
-:mod:`insgan_core.spinwave.solver`).
+``moment`` rotated about n by the angle 2π k·r — so site i in the first cell points along ``moment``
+rotated by 2π k·r_i (the same as ``moment`` for a site at the origin); spin waves are then computed in
+the rotating frame (see :mod:`insgan_core.spinwave.solver`). Moments of a single-k structure are
+normally perpendicular to n (a planar helix; ``relax`` keeps them so).
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np

@@ -66,6 +66,7 @@ def powder_map(
     device: str = "cpu",
     units: str = "spin",
     oversample: int = 4,
+    workers: int = 1,
     calculator: SpinWaveCalculator | None = None,
 ) -> INSMap:
     """Powder-averaged S(|Q|, E) on exactly the given bin edges.
@@ -91,6 +92,8 @@ def powder_map(
         Solver backend (``"numpy"`` or ``"torch"``) and torch device.
     units : {"spin", "mbarn"}
         S⊥ per magnetic site per meV, or mbarn sr⁻¹ meV⁻¹ per magnetic site.
+    workers : int
+        Threads for the batched diagonalisation (see :class:`SpinWaveCalculator`).
     calculator : SpinWaveCalculator, optional
         Reuse a calculator (its backend then wins).
 
@@ -110,7 +113,7 @@ def powder_map(
     q_axis = check_edges(q_edges, name="q_edges", unit="MomentumTransfer", minimum=0.0)
     e_axis = check_edges(e_edges, name="e_edges", unit="DeltaE")
     width = resolve_width(fwhm_meV, width_function)
-    calc = calculator or SpinWaveCalculator(model, backend=backend, device=device)
+    calc = calculator or SpinWaveCalculator(model, backend=backend, device=device, workers=workers)
     q_abs = q_axis.centres
     nq, nd = q_abs.size, int(n_directions)
     dirs = shell_directions(nq, nd, seed=seed)

@@ -74,7 +74,14 @@ def assembly_matrix(prep: PreparedHamiltonian) -> tuple[np.ndarray, np.ndarray]:
     h0 = np.zeros((d, d), dtype=complex)
     h0[np.arange(n), np.arange(n)] = -prep.c_diag
     h0[np.arange(n) + n, np.arange(n) + n] = -prep.c_diag
-    return R.reshape(2 * m, 2 * d * d), h0
+    R = R.reshape(2 * m, 2 * d * d)
+    # sparse form (rows, values, segment starts, output columns), used when R is large and mostly zero
+    r_idx, c_idx = np.nonzero(R)
+    order = np.argsort(c_idx, kind="stable")
+    r_idx, c_idx = r_idx[order], c_idx[order]
+    starts = np.concatenate([[0], np.nonzero(np.diff(c_idx))[0] + 1]) if c_idx.size else np.zeros(0, dtype=int)
+    sparse = (r_idx, R[r_idx, c_idx], starts, c_idx[starts] if c_idx.size else c_idx)
+    return R, h0, sparse
 
 
 def build_hamiltonian(prep: PreparedHamiltonian, q_rlu: np.ndarray, *, assembly=None) -> np.ndarray:
@@ -94,12 +101,18 @@ def build_hamiltonian(prep: PreparedHamiltonian, q_rlu: np.ndarray, *, assembly=
     """
     d = 2 * prep.n
     q = np.asarray(q_rlu, dtype=float).reshape(-1, 3)
-    R, h0 = assembly_matrix(prep) if assembly is None else assembly
+    R, h0, sparse = assembly_matrix(prep) if assembly is None else assembly
     if len(prep.src) == 0:
         return np.broadcast_to(h0, (len(q), d, d)).copy()
     arg = (2.0 * np.pi) * (q @ prep.delta.T)  # (N, m)
     trig = np.concatenate([np.cos(arg), np.sin(arg)], axis=1)
-    h = np.ascontiguousarray(trig @ R).view(np.complex128).reshape(len(q), d, d)
+    if R.shape[1] <= 512:  # small cells: one dense BLAS product
+        flat = trig @ R
+    else:  # large cells: O(bonds) gather and segment sums instead of O(bonds × (2n)²)
+        rows, vals, starts, cols = sparse
+        flat = np.zeros((len(q), R.shape[1]))
+        flat[:, cols] = np.add.reduceat(trig[:, rows] * vals, starts, axis=1)
+    h = np.ascontiguousarray(flat).view(np.complex128).reshape(len(q), d, d)
     h += h0
     return h
 
@@ -128,22 +141,6 @@ def _regularise(h: np.ndarray, q_rlu: np.ndarray, *, scale: float, omega_tol: fl
     return h
 
 
-def _amplitudes_upper(w: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """z = w K⁻¹ for upper-triangular K (N, d, d) and row vectors w (N or 1, 3, d), by back-substitution.
-
-    Solving for the three rows of w instead of the d columns of U keeps the cost O(3 d²) per Q.
-    """
-    N, d = K.shape[0], K.shape[1]
-    w = np.broadcast_to(w, (N, 3, d))
-    z = np.empty((N, 3, d), dtype=complex)
-    for j in range(d):
-        acc = w[:, :, j]
-        if j:
-            acc = acc - np.einsum("nai,ni->na", z[:, :, :j], K[:, :j, j])
-        z[:, :, j] = acc / K[:, j, j][:, None]
-    return z
-
-
 def colpa(h: np.ndarray, *, q_rlu: np.ndarray, w: np.ndarray, scale: float = 1.0, omega_tol: float = 1e-5):
     """Colpa para-diagonalisation of a batch of Hermitian h, returning energies and mode amplitudes.
 
@@ -160,7 +157,7 @@ def colpa(h: np.ndarray, *, q_rlu: np.ndarray, w: np.ndarray, scale: float = 1.0
     omega : ndarray (N, 2n)
         Signed energies (meV), descending: n positive, then n negative.
     Y : ndarray (N, 3, 2n) complex
-        Mode amplitudes Y = w V with V = K⁻¹ U sqrt(gΛ).
+        Mode amplitudes Y = w V with V = K⁻¹ U sqrt(gΛ) = g K† U sign(Λ)/sqrt|Λ|.
     """
     dim = h.shape[1]
     n = dim // 2
@@ -174,13 +171,14 @@ def colpa(h: np.ndarray, *, q_rlu: np.ndarray, w: np.ndarray, scale: float = 1.0
         except np.linalg.LinAlgError:
             emin = np.linalg.eigvalsh(h)[:, 0]
             raise _instability(q_rlu, np.minimum(emin, -2 * omega_tol), where=np.arange(len(h)), omega_tol=omega_tol) from None
-    K = np.conj(np.swapaxes(L, 1, 2))  # h = K† K, K upper triangular
-    M = K @ (g[:, None] * L)
+    # h = K†K with K = L† upper triangular; M = K g K† = L† g L
+    M = np.conj(np.swapaxes(L, 1, 2)) @ (g[:, None] * L)
     lam, U = np.linalg.eigh(M)
-    lam = lam[:, ::-1]
-    U = U[:, :, ::-1]
-    z = _amplitudes_upper(w, K)
-    Y = (z @ U) * np.sqrt(np.abs(lam))[:, None, :]
+    # V = K⁻¹ U sqrt|Λ| = g K† U Λ⁻¹ sqrt|Λ| (since K g K† U = U Λ): no triangular solve needed;
+    # reorder to descending energies on the small (N, 3, 2n) result rather than on U
+    Y = (((w * g) @ L) @ U)[:, :, ::-1]
+    lam = np.ascontiguousarray(lam[:, ::-1])
+    Y = Y * (np.sign(lam) / np.sqrt(np.abs(lam)))[:, None, :]
     return lam, Y
 
 

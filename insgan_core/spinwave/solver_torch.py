@@ -28,9 +28,13 @@ class TorchSolver:
         self.a = t(prep.a, torch.complex128)
         self.b = t(prep.b, torch.complex128)
         self.c = t(prep.c_diag, torch.float64)
-        R, h0 = assembly_matrix(prep)
+        R, h0, (rows, vals, _, _) = assembly_matrix(prep)
         self.R = t(R, torch.float64)
         self.h0 = t(h0, torch.complex128)
+        cols = np.nonzero(R)[1][np.argsort(np.nonzero(R)[1], kind="stable")]
+        self.sp_rows = t(rows, torch.long)
+        self.sp_vals = t(vals, torch.float64)
+        self.sp_cols = t(cols, torch.long)
         n = prep.n
         self.g = torch.cat([torch.ones(n, dtype=torch.float64), -torch.ones(n, dtype=torch.float64)]).to(self.device)
 
@@ -43,7 +47,12 @@ class TorchSolver:
             return self.h0.expand(N, d, d).clone()
         arg = (2.0 * np.pi) * (qt @ self.delta.T)
         trig = torch.cat([torch.cos(arg), torch.sin(arg)], dim=1)
-        h = torch.view_as_complex((trig @ self.R).reshape(N, d, d, 2).contiguous())
+        if self.R.shape[1] <= 512:
+            flat = trig @ self.R
+        else:
+            flat = torch.zeros((N, self.R.shape[1]), dtype=torch.float64, device=self.device)
+            flat.index_add_(1, self.sp_cols, trig[:, self.sp_rows] * self.sp_vals)
+        h = torch.view_as_complex(flat.reshape(N, d, d, 2).contiguous())
         return h + self.h0
 
     def solve(self, q: np.ndarray, w: np.ndarray, *, hermitian: bool, omega_tol: float):
@@ -73,12 +82,11 @@ class TorchSolver:
             if bool((info != 0).any()):
                 emin = torch.linalg.eigvalsh(h)[:, 0].cpu().numpy()
                 raise _instability(q, np.minimum(emin, -2 * omega_tol), where=np.arange(len(q)), omega_tol=omega_tol)
-        K = L.transpose(1, 2).conj()
-        M = K @ (self.g[:, None].to(K.dtype) * L)
+        gc = self.g.to(L.dtype)
+        M = L.transpose(1, 2).conj() @ (gc[:, None] * L)
         lam, U = torch.linalg.eigh(M)
         lam = torch.flip(lam, dims=[1])
         U = torch.flip(U, dims=[2])
-        # z = w K^-1  <=>  K^T z^T = w^T (lower-triangular solve with 3 right-hand sides)
-        z = torch.linalg.solve_triangular(K.transpose(1, 2), wt.transpose(1, 2), upper=False).transpose(1, 2)
-        Y = (z @ U) * torch.sqrt(lam.abs())[:, None, :].to(U.dtype)
+        scale = (torch.sign(lam) / torch.sqrt(lam.abs())).to(U.dtype)
+        Y = ((wt * gc) @ L @ U) * scale[:, None, :]
         return lam.cpu().numpy(), Y.cpu().numpy()

@@ -190,9 +190,9 @@ def generate(output_dir: Path = OUTPUT_DIR, *, only: list[str] | None = None, se
             if oracle_err > ORACLE_TOL:
                 raise RuntimeError(f"{name}: pySpinW differs from the closed form by {oracle_err} meV")
         extra_arrays, extra_meta = {}, {}
-        if name in SPERP_FROM_EQUIVALENT_MODEL:
+        if name in SPERP_FROM_EQUIVALENT_MODEL:  # pySpinW's own S_perp is wrong there (README.md)
+            extra_arrays["sperp_pyspinw_raw"] = g_rs
             i_rs, extra_meta = sperp_from_equivalent_model(name, q, e_rs)
-            extra_arrays["sperp_pyspinw_raw"] = group_sums(np.asarray(pyspinw_spectrum(model, q)[1]), groups)
         meta = {
             "format_version": FORMAT_VERSION,
             "pyspinw_version": version,

@@ -240,6 +240,8 @@ def build_pyspinw(model: dict):
 def pyspinw_spectrum(model: dict, q_rlu: np.ndarray, *, use_rust: bool = True):
     """Sorted energies (N, M) meV and S_perp per magnetic site (N, M) from pySpinW."""
     ham = build_pyspinw(model)
+    # the public energies_and_intensities() takes a pyspinw.Path (it interpolates between corners); this
+    # method, which it calls, takes the explicit Q list
     energies, intensities = ham._energies_and_intensities(q_rlu, use_rust=use_rust, intensity_unit="spin")
     energies = np.asarray(energies)
     if np.iscomplexobj(energies):

@@ -67,7 +67,8 @@ def draw_parameters(nominal: dict, rng, *, spread: float, fixed=("S",)) -> dict:
     return {k: float(v) * rng.uniform(1 - spread, 1 + spread) for k, v in nominal.items() if k not in fixed}
 
 
-def simulate_pairs(model, params_list, *, q_edges, e_edges, settings, config, seeds, detectors=None, with_noise_free=True):
+def simulate_pairs(model, params_list, *, q_edges, e_edges, settings, config, seeds, detectors=None, with_noise_free=True,
+                   n_directions=200):
     """(clean, noisy artefact, noise-free artefact) MapStacks for each parameter set."""
     from insgan_core.data.ins_map import MapStack
     from insgan_core.instrument import apply_artefacts, simulate_with_artefacts
@@ -77,7 +78,8 @@ def simulate_pairs(model, params_list, *, q_edges, e_edges, settings, config, se
     for params, seed in zip(params_list, seeds):
         m = model.with_parameters(**params)
         c, a = simulate_with_artefacts(m, grid=(q_edges, e_edges), settings=settings, config=config,
-                                       detectors=detectors, seed=seed, method="montecarlo", temperature_K=5.0)
+                                       detectors=detectors, seed=seed, method="montecarlo", temperature_K=5.0,
+                                       n_directions=n_directions)
         clean.append(c)
         noisy.append(a)
         if with_noise_free:  # same seed → same Monte-Carlo histories, no counting noise
@@ -119,10 +121,11 @@ def paired_benchmark(args, model, det, q_edges, e_edges, settings, workdir: Path
     count_scale = config.noise.count_scale
     t0 = time.perf_counter()
     src, tgt, _ = simulate_pairs(model, train_params, q_edges=q_edges, e_edges=e_edges, settings=settings,
-                                 config=config, seeds=range(args.n_train), detectors=det, with_noise_free=False)
+                                 config=config, seeds=range(args.n_train), detectors=det, with_noise_free=False,
+                                 n_directions=args.n_directions)
     test_clean, test_noisy, test_free = simulate_pairs(
         model, test_params, q_edges=q_edges, e_edges=e_edges, settings=settings, config=config,
-        seeds=range(10_000, 10_000 + args.n_test), detectors=det)
+        seeds=range(10_000, 10_000 + args.n_test), detectors=det, n_directions=args.n_directions)
     t_sim = time.perf_counter() - t0
     print(f"[paired] simulated {args.n_train} training + {args.n_test} held-out pairs "
           f"({src.signal.shape[1]}x{src.signal.shape[2]} bins) in {t_sim:.0f} s")
@@ -202,8 +205,9 @@ def unpaired_benchmark(args, model, det, q_edges, e_edges, settings, workdir: Pa
     nominal = dict(model.parameters)
     t0 = time.perf_counter()
     sources = [powder_map(model.with_parameters(**draw_parameters(nominal, rng, spread=args.spread)),
-                          q_edges=q_edges, e_edges=e_edges, temperature_K=5.0) for _ in range(args.n_unpaired_sources)]
-    clean_eval = powder_map(model, q_edges=q_edges, e_edges=e_edges, temperature_K=5.0)
+                          q_edges=q_edges, e_edges=e_edges, temperature_K=5.0, n_directions=args.n_directions)
+               for _ in range(args.n_unpaired_sources)]
+    clean_eval = powder_map(model, q_edges=q_edges, e_edges=e_edges, temperature_K=5.0, n_directions=args.n_directions)
     t_sim = time.perf_counter() - t0
     cfg = TrainConfig(mode="unpaired", steps=args.unpaired_steps, batch_size=args.batch_size, seed=0,
                       device=args.device, checkpoint_every=0, patch_size=args.patch, generator=generator_spec(args),
@@ -264,6 +268,7 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--residual", action="store_true", help="generator with the residual input connection")
     ap.add_argument("--patch", type=int, default=32, help="unpaired training patch size (bins)")
+    ap.add_argument("--n-directions", type=int, default=200, help="powder-average directions per |Q| shell")
     ap.add_argument("--spread", type=float, default=0.15, help="relative spread of the model parameters")
     ap.add_argument("--q-step", type=float, default=0.05)
     ap.add_argument("--e-coarsen", type=int, default=2, help="merge this many energy bins of the real file")

@@ -325,3 +325,17 @@ def test_half_integer_k_equals_collinear_supercell():
         eb, wb = _merge(mb.energies[i][lb], mb.sperp[i][lb])
         np.testing.assert_allclose(ea, eb, rtol=1e-9)
         np.testing.assert_allclose(wa, wb, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["triangular_afm", "helix_chain", "bi2fe4o9"])
+def test_single_k_fast_sperp_equals_tensor_contraction(name):
+    """S⊥ from the adjoint shortcut equals the polarisation contraction of the full lab-frame tensors."""
+    from insgan_core.spinwave.intensity import perpendicular_weight_tensor
+
+    calc = SpinWaveCalculator(load_model(name))
+    q = _random_q(12)
+    fast = calc.modes(q)
+    full = calc.modes(q, correlation=True)
+    q_cart = calc.resolved.lattice.q_cartesian(q)
+    q_hat = q_cart / np.linalg.norm(q_cart, axis=1, keepdims=True)
+    np.testing.assert_allclose(fast.sperp, perpendicular_weight_tensor(full.sab, q_hat), rtol=1e-10, atol=1e-12)

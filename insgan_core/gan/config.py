@@ -96,6 +96,9 @@ class TrainConfig:
         Maps (paired, whole maps) or patches per step **per process**.
     lr, beta1, beta2 : float
         Adam parameters (generator and discriminator).
+    lr_decay_start : float
+        Fraction of ``steps`` after which the learning rate decays linearly to 0 at the last step
+        (pix2pix's "linear" policy); 1.0 keeps it constant.
     seed : int
         Seeds weights and every random draw; same seed → same weights.
     checkpoint_every : int
@@ -125,7 +128,9 @@ class TrainConfig:
         "majority" = covered in more than half of them; "input" = use each input map's own mask.
         With targets on another grid, the input's mask is always used.
     normalisation : dict
-        :class:`~insgan_core.gan.normalisation.Normaliser` options (``transform``, ``per_map``, ``quantile``).
+        :class:`~insgan_core.gan.normalisation.Normaliser` options (``transform``, ``per_map``,
+        ``quantile``, ``shared_scale``; ``shared_scale`` defaults to True in paired mode, False in
+        unpaired mode).
     augment : AugmentConfig
     """
 
@@ -135,6 +140,7 @@ class TrainConfig:
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    lr_decay_start: float = 0.5
     seed: int = 0
     checkpoint_every: int = 200
     log_every: int = 10
@@ -169,6 +175,8 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or v < 0:
                 raise InsganInputError(f"train config '{name}': expected an integer >= 0, got {v!r}")
+        if not 0.0 <= self.lr_decay_start <= 1.0:
+            raise InsganInputError(f"train config 'lr_decay_start': expected a fraction in [0, 1], got {self.lr_decay_start}")
         if not self.lr > 0:
             raise InsganInputError(f"train config 'lr': expected a positive learning rate, got {self.lr}")
         for name in ("lambda_gan", "lambda_l1", "lambda_spectral", "lambda_nce"):

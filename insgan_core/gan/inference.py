@@ -243,7 +243,8 @@ class TranslationModel:
         Raises
         ------
         InsganInputError
-            Grid mismatch without ``rebin``, incompatible units, an all-NaN input map, a bad batch size.
+            Grid mismatch without ``rebin``, incompatible units, an all-NaN input map, a bad batch size,
+            ``noise="poisson"`` with a model that has no ``count_scale``.
         """
         if int(batch_size) < 1:
             raise InsganInputError(f"batch_size must be >= 1, got {batch_size}")

@@ -85,6 +85,11 @@ class Normaliser:
     quantile : float or None
         Statistic used as a scale: None (default) = mean of ``|x|`` over covered bins; a number in (0, 1]
         = that quantile of ``|x|``.
+    shared_scale : bool
+        True: :meth:`fit` uses one scale for both domains (the targets' statistic), so a generator that
+        returns its input is the physical identity map — right when sources and targets are in the same
+        units (paired training on simulated artefacts). False (default): each domain gets its own
+        scale, for targets in other (arbitrary) units such as measured counts.
     source_scale, target_scale : float
         Fitted scales (units of the source and target intensities) — set by :meth:`fit`.
 
@@ -97,6 +102,7 @@ class Normaliser:
     transform: str = "asinh"
     per_map: bool = False
     quantile: float | None = None
+    shared_scale: bool = False
     source_scale: float = 1.0
     target_scale: float = 1.0
 
@@ -139,7 +145,7 @@ class Normaliser:
         return torch.where(torch.isfinite(s) & (s > 0), s, fallback)
 
     def fit(self, sources, targets=None) -> "Normaliser":
-        """Fit ``source_scale`` (and ``target_scale``; equal to it when ``targets`` is None); returns self.
+        """Fit ``source_scale`` and ``target_scale`` (equal when ``targets`` is None or ``shared_scale``).
 
         ``sources``, ``targets``: MapStack, INSMap, list of INSMap, or array (N, H, W) / (H, W).
         """
@@ -149,6 +155,8 @@ class Normaliser:
             self.target_scale = self.source_scale
         else:
             self.target_scale = float(np.median(np.atleast_1d(self.map_scale(as_signal_array(targets)))))
+            if self.shared_scale:
+                self.source_scale = self.target_scale
         return self
 
     def effective_scale(self, signal, *, domain: str = "source", reference=None):
@@ -227,7 +235,7 @@ class Normaliser:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Normaliser":
-        known = {"transform", "per_map", "quantile", "source_scale", "target_scale"}
+        known = {"transform", "per_map", "quantile", "shared_scale", "source_scale", "target_scale"}
         unknown = set(d) - known
         if unknown:
             raise InsganInputError(

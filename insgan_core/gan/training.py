@@ -224,7 +224,8 @@ class _Trainer:
         self.ctx = ctx
         self.paired = config.mode == "paired"
         self.same_grid = src.x_axis.equals(tgt.x_axis) and src.e_axis.equals(tgt.e_axis)
-        self.normaliser = Normaliser(**config.normalisation).fit(src, tgt)
+        # paired: one scale for both domains unless configured otherwise (identity start = physical identity)
+        self.normaliser = Normaliser(**{"shared_scale": self.paired, **config.normalisation}).fit(src, tgt)
         # output coverage: learned from the targets when they share the source grid
         self.coverage_mask = None
         if self.same_grid and config.coverage != "input":
@@ -320,9 +321,21 @@ class _Trainer:
         losses = [patch_nce_loss(q, k, temperature=self.cfg.nce_temperature) for q, k in zip(q_proj, k_proj)]
         return torch.stack(losses).mean()
 
+    def learning_rate(self, step: int) -> float:
+        """Learning rate of step ``step`` (0-based): constant, then linear decay towards 0."""
+        cfg = self.cfg
+        start = cfg.lr_decay_start * cfg.steps
+        if step < start or cfg.lr_decay_start >= 1.0:
+            return cfg.lr
+        return cfg.lr * max(cfg.steps - step, 1) / max(cfg.steps - start, 1)
+
     # --- one optimisation step --------------------------------------------------------------------
     def train_step(self) -> dict:
         cfg, dev, norm = self.cfg, self.device, self.normaliser
+        lr = self.learning_rate(self.step)
+        for opt in (self.opt_G, self.opt_D):
+            for group in opt.param_groups:
+                group["lr"] = lr
         rng = self._rng(self.step)
         xs, ys, out_mask = self._batch(rng)
         x = norm.encode(xs[:, 0], domain="source").to(dev)
@@ -389,7 +402,7 @@ class _Trainer:
         self.scaler.update()
         self.D.requires_grad_(True)
         self.step += 1
-        return {"step": self.step, "loss_D": loss_d.item(), "loss_G": loss_g.item(), "loss_G_gan": loss_gan.item(), **rec}
+        return {"step": self.step, "lr": lr, "loss_D": loss_d.item(), "loss_G": loss_g.item(), "loss_G_gan": loss_gan.item(), **rec}
 
     # --- checkpoint state -------------------------------------------------------------------------
     def save_checkpoint(self, directory: Path, *, data_hash_hex: str) -> Path:

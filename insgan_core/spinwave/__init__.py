@@ -7,6 +7,7 @@ mbarn/sr/meV per site).
 
 Typical use::
 
+    from insgan_core.data import parse_binning
     from insgan_core.spinwave import load_model, powder_map
     model = load_model("afm_chain", "J=3.5")
     smap = powder_map(model, q_edges=parse_binning("0,0.02,3"), e_edges=parse_binning("0,0.2,20"), fwhm_meV=1.0)

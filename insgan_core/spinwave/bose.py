@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import InsganInputError
 
-__all__ = ["KB_MEV_PER_K", "bose_factor", "mode_population_factor"]
+__all__ = ["KB_MEV_PER_K", "bose_factor"]
 
 #: Boltzmann constant in meV/K (CODATA 2018: 8.617333262e-5 eV/K)
 KB_MEV_PER_K = 8.617333262e-2
@@ -38,7 +38,3 @@ def bose_factor(energy_meV, *, temperature_K: float) -> np.ndarray:
         n = np.where(x > 0, 1.0 / np.expm1(np.where(x > 0, x, 1.0)), 0.0)
     return np.where(e > 0, n + 1.0, np.where(e < 0, n, 0.0))
 
-
-def mode_population_factor(energy_meV, *, temperature_K: float) -> np.ndarray:
-    """Alias of :func:`bose_factor` used for spin-wave modes at signed energies ±ω."""
-    return bose_factor(energy_meV, temperature_K=temperature_K)

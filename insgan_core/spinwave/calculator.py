@@ -10,7 +10,7 @@ from ..errors import InsganInputError
 from .bose import bose_factor
 from .formfactor import form_factor as _form_factor
 from .hamiltonian import prepare
-from .intensity import GAMMA_R0_SQUARED_MBARN, check_units, perpendicular_weight, perpendicular_weight_tensor
+from .intensity import GAMMA_R0_SQUARED_MBARN, check_units, perpendicular_weight
 from .model import SpinWaveModel
 from .solver import (
     assembly_matrix,
@@ -18,6 +18,7 @@ from .solver import (
     check_q,
     colpa,
     helical_average,
+    helical_average_adjoint,
     lab_frame_kernels,
     site_weights,
     white,
@@ -37,12 +38,13 @@ class ModeSet:
     q_rlu : ndarray (N, 3)
     energies : ndarray (N, M)
         Signed mode energies in meV (M = 2n commensurate, 6n single-k incommensurate): for each
-        (shifted) Q, n energy-loss modes (> 0) then n energy-gain modes (< 0).
+        (shifted) Q, n energy-loss modes (> 0, descending) then n energy-gain modes (< 0); single-k
+        blocks in the order Q−k, Q, Q+k.
     sperp : ndarray (N, M)
         S⊥ per magnetic site for each mode (no Bose factor), with the form factor and g/2 factors when
         requested.
     sab : ndarray (N, M, 3, 3) complex or None
-        Full correlation tensors (only when asked for).
+        Full correlation tensors S^{αβ} per site (only when asked for).
     """
 
     q_rlu: np.ndarray
@@ -145,25 +147,29 @@ class SpinWaveCalculator:
         if not p.incommensurate:
             lam, Y = self._solve(q, w)
             sperp = perpendicular_weight(Y, q_hat, p.n)
-            sab = None
-            if want_sab:
-                sab = np.einsum("nam,nbm->nmab", Y, Y.conj()) / p.n
+            sab = np.einsum("nam,nbm->nmab", Y, Y.conj()) / p.n if want_sab else None
             energies = lam
         else:
             K1, K2 = lab_frame_kernels(p.n_axis)
-            parts_e, parts_s = [], []
+            proj = np.eye(3)[None] - q_hat[:, :, None] * q_hat[:, None, :]  # (N, 3, 3) polarisation factor
+            parts_e, parts_s, parts_t = [], [], []
             for shift, K in ((-p.k, K1), (0.0 * p.k, K2), (p.k, K1.conj())):
                 lam, Y = self._solve(q + shift, w)
-                s = np.einsum("nam,nbm->nmab", Y, Y.conj()) / p.n
-                if p.helical:
-                    s = helical_average(s, p.n_axis)
-                parts_s.append(s @ K)
                 parts_e.append(lam)
+                if want_sab:
+                    s = np.einsum("nam,nbm->nmab", Y, Y.conj()) / p.n
+                    if p.helical:
+                        s = helical_average(s, p.n_axis)
+                    parts_t.append(s @ K)
+                # S⊥_m = tr(P avg(S'_m) K) = tr(avg*(K P) S'_m) = Y_m† B Y_m / n with B = avg*(K P),
+                # since S'_m = Y_m Y_m† / n: no per-mode 3×3 tensors are formed
+                B = K[None] @ proj
+                if p.helical:
+                    B = helical_average_adjoint(B, p.n_axis)
+                parts_s.append(np.einsum("nam,nab,nbm->nm", Y.conj(), B, Y).real / p.n)
             energies = np.concatenate(parts_e, axis=1)
-            sab = np.concatenate(parts_s, axis=1)
-            sperp = perpendicular_weight_tensor(sab, q_hat)
-            if not want_sab:
-                sab = None
+            sperp = np.concatenate(parts_s, axis=1)
+            sab = np.concatenate(parts_t, axis=1) if want_sab else None
         if units == "mbarn":
             sperp = sperp * GAMMA_R0_SQUARED_MBARN
             if sab is not None:

@@ -104,8 +104,11 @@ class PreparedHamiltonian:
     scale: float
 
 
-def prepare(model: ResolvedModel, *, check_ground_state: bool = True, tol: float = 1e-6) -> PreparedHamiltonian:
+def prepare(model: ResolvedModel, *, check_ground_state: bool = True, tol: float = 1e-4) -> PreparedHamiltonian:
     """Q-independent coefficients of h(Q) for a resolved model.
+
+    ``tol`` is the largest transverse local field allowed, relative to the field scale (1e-4 accepts
+    moments typed with four decimals, e.g. 120° structures; a wrong structure is off by O(1)).
 
     Raises
     ------
@@ -155,7 +158,8 @@ def prepare(model: ResolvedModel, *, check_ground_state: bool = True, tol: float
                 f"the magnetic structure is not a classical ground state: site {i} (moment {model.directions[i].round(4).tolist()}) "
                 f"feels a transverse exchange field {perp[i].round(6).tolist()} meV (local field "
                 f"{hloc[i].round(6).tolist()} meV). Check the moment directions, the k-vector and the signs of "
-                f"the couplings ({SIGN_CONVENTION}); pass check_ground_state=False to compute anyway."
+                f"the couplings ({SIGN_CONVENTION}); set 'relax: true' under 'structure' in the model file (or relax=True) "
+                "to minimise the moments, or pass check_ground_state=False to compute anyway."
             )
 
     w = np.concatenate([np.sqrt(S / 2.0)[None, :] * u.T.conj(), np.sqrt(S / 2.0)[None, :] * u.T], axis=1)

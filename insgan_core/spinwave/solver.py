@@ -42,7 +42,16 @@ from ..errors import InsganInputError, SpinWaveInstabilityError
 from .hamiltonian import PreparedHamiltonian
 from .model import SIGN_CONVENTION
 
-__all__ = ["assembly_matrix", "build_hamiltonian", "colpa", "white", "site_weights", "helical_average", "lab_frame_kernels"]
+__all__ = [
+    "assembly_matrix",
+    "build_hamiltonian",
+    "colpa",
+    "white",
+    "site_weights",
+    "helical_average",
+    "helical_average_adjoint",
+    "lab_frame_kernels",
+]
 
 
 def assembly_matrix(prep: PreparedHamiltonian) -> tuple[np.ndarray, np.ndarray]:
@@ -219,6 +228,14 @@ def helical_average(S: np.ndarray, n_axis: np.ndarray) -> np.ndarray:
     nn = np.outer(n_axis, n_axis)
     one = np.eye(3)
     return 0.5 * S - 0.5 * nx @ S @ nx + 0.5 * (nn - one) @ S @ nn + 0.5 * nn @ S @ (2 * nn - one)
+
+
+def helical_average_adjoint(X: np.ndarray, n_axis: np.ndarray) -> np.ndarray:
+    """Adjoint of :func:`helical_average` under tr(X·S): tr(X avg(S)) = tr(avg*(X) S); X (..., 3, 3)."""
+    nx = np.array([[0.0, -n_axis[2], n_axis[1]], [n_axis[2], 0.0, -n_axis[0]], [-n_axis[1], n_axis[0], 0.0]])
+    nn = np.outer(n_axis, n_axis)
+    one = np.eye(3)
+    return 0.5 * X - 0.5 * nx @ X @ nx + 0.5 * nn @ X @ (nn - one) + 0.5 * (2 * nn - one) @ X @ nn
 
 
 def lab_frame_kernels(n_axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -117,3 +117,11 @@ def test_bad_parameters_are_refused():
 def test_inverse_is_exact_for_any_values(x, transform, scale):
     n = Normaliser(transform=transform, source_scale=scale, target_scale=scale)
     np.testing.assert_allclose(n.inverse(n.forward(x)), x, rtol=1e-9, atol=1e-9 * scale)
+
+
+def test_shared_scale_makes_identity_the_physical_identity():
+    x = _maps()
+    n = Normaliser(shared_scale=True).fit(x, 4.0 * x)
+    assert n.source_scale == n.target_scale == pytest.approx(Normaliser().fit(4.0 * x).source_scale)
+    ok = ~np.isnan(x)
+    np.testing.assert_allclose(n.inverse(n.forward(x), domain="target")[ok], x[ok], rtol=1e-12)

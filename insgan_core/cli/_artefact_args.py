@@ -9,9 +9,15 @@ from ..errors import InsganInputError
 __all__ = ["add_artefact_arguments", "artefacts_from_args"]
 
 
-def add_artefact_arguments(parser: argparse.ArgumentParser) -> None:
+def add_artefact_arguments(
+    parser: argparse.ArgumentParser, *, default_steps: str | None = None, include_seed: bool = True
+) -> None:
     """Add ``--instrument --ei --chopper-package --chopper-frequency --artefacts --detectors
-    --count-scale --seed --method`` to ``parser`` (in an "instrument artefacts" group)."""
+    --count-scale --seed --method`` to ``parser`` (in an "instrument artefacts" group).
+
+    ``default_steps`` is the default of ``--artefacts`` (all steps when None); ``include_seed=False``
+    leaves ``--seed`` to the caller's own options.
+    """
     from ..instrument.pipeline import METHODS, STEPS
     from ..instrument.settings import known_instruments
 
@@ -24,13 +30,15 @@ def add_artefact_arguments(parser: argparse.ArgumentParser) -> None:
                         "default: the instrument's default package")
     g.add_argument("--chopper-frequency", type=float, default=250.0, metavar="HZ",
                    help="chopper frequency in Hz (LET: resolution disk), default 250")
-    g.add_argument("--artefacts", default=",".join(STEPS), metavar="STEPS",
-                   help=f"comma-separated steps from {','.join(STEPS)}, or 'all' / 'none' (default: all)")
+    default_steps = ",".join(STEPS) if default_steps is None else default_steps
+    g.add_argument("--artefacts", default=default_steps, metavar="STEPS",
+                   help=f"comma-separated steps from {','.join(STEPS)}, or 'all' / 'none' (default: {default_steps})")
     g.add_argument("--detectors", default=None, metavar="FILE.nxspe",
                    help="detector table for coverage, masks and kinematics (default: built-in coverage)")
     g.add_argument("--count-scale", type=float, default=100.0, metavar="C",
                    help="counts per unit intensity for Poisson noise (> 0, default 100)")
-    g.add_argument("--seed", type=int, default=0, help="random seed for noise and Monte-Carlo (default 0)")
+    if include_seed:
+        g.add_argument("--seed", type=int, default=0, help="random seed for noise and Monte-Carlo (default 0)")
     g.add_argument("--method", choices=METHODS, default="analytic",
                    help="resolution: analytic Gaussians (fast) or Monte-Carlo (slow, faithful)")
 

@@ -48,6 +48,11 @@ def get_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.add_parser(sub)
+    # --debug and --quiet also work after the subcommand ("insgan train ... --quiet").
+    for subparser in sub.choices.values():
+        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors")
+        subparser.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
+                               help="no progress bars or informational output")
     return parser
 
 

@@ -8,6 +8,7 @@ import logging
 import numpy as np
 
 from ..errors import InsganInputError
+from ._artefact_args import add_artefact_arguments, artefacts_from_args
 
 __all__ = ["add_parser", "add_simulation_arguments", "grid_from_args", "model_from_args", "run"]
 
@@ -17,6 +18,15 @@ EPILOG = """examples:
   insgan simulate afm_chain --set J=3.5 --q-bins 0,0.02,3 --e-bins 0,0.25,25 --fwhm 1.5 -o afm.nxs
   insgan simulate my_model.yaml --grid reduced_sqw.nxs --temperature 5 -o clean.nxs
   insgan simulate triangular_afm --grid run.nxspe --q-bins 0.2,0.02,4 -o tri.nxs
+  insgan simulate square_afm --q-bins 0.1,0.05,6 --e-bins=-10,0.5,55 --temperature 5 \
+      --instrument MERLIN --ei 62 --chopper-frequency 250 --artefacts all -o merlin_like.nxs
+  insgan simulate bi2fe4o9 --grid run.nxspe --q-bins 0.1,0.04,5.7 --detectors run.nxspe \
+      --instrument MERLIN --ei 62 --artefacts resolution,background,coverage,noise -o bfo_like.nxs
+
+With --artefacts (default none) the clean map is passed through the physics model of the
+spectrometer: resolution (resins), backgrounds, detector coverage and kinematics (built-in, or the
+detector table of --detectors), counting noise. Energy broadening then comes from the instrument, so
+--fwhm must not be given as well.
 
 library models: see 'insgan simulate --list-models'. Sign convention: H = sum_bonds S_i.J.S_j,
 each bond once, J > 0 antiferromagnetic (SpinW/pySpinW)."""
@@ -55,6 +65,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_simulation_arguments(parser)
+    add_artefact_arguments(parser, default_steps="none", include_seed=False)
     parser.add_argument("-o", "--output", metavar="OUT", help="output file (.nxs Mantid processed NeXus, or .npz)")
     parser.add_argument("--list-models", action="store_true", help="list the built-in models and exit")
     parser.set_defaults(func=run)
@@ -115,6 +126,9 @@ def run(args) -> int:
         raise InsganInputError("simulate: give the output file with -o OUT.nxs (or .npz)")
     model = model_from_args(args)
     q_edges, e_edges, info = grid_from_args(args)
+    settings, config, detectors = artefacts_from_args(args)
+    if config.steps and args.fwhm is not None:
+        raise InsganInputError("simulate: --fwhm and --artefacts both broaden in energy; give one of them")
     log.info("simulating %s (%d sites) on %d x %d bins", model.name, model.n_sites, len(q_edges) - 1, len(e_edges) - 1)
     smap = powder_map(
         model,
@@ -136,6 +150,13 @@ def run(args) -> int:
         smap.metadata.ei_meV = info["ei_meV"]
     if info.get("reference"):
         smap.metadata.provenance["grid_reference"] = info["reference"]
+    if config.steps:
+        from ..instrument import apply_artefacts
+
+        log.info("adding artefacts %s (%s, Ei %g meV, %s resolution)", ",".join(config.steps),
+                 settings.instrument, settings.ei_meV, args.method)
+        smap = apply_artefacts(smap, settings=settings, config=config, detectors=detectors,
+                               seed=args.seed, method=args.method)
     save(smap, args.output)
     log.info("wrote %s", args.output)
     return 0

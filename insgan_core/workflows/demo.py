@@ -111,7 +111,7 @@ class DemoSettings:
             "n_test": self.n_test or (2 if self.quick else 4),
             "paired_steps": self.paired_steps or (20 if self.quick else 600),
             "unpaired_steps": self.unpaired_steps or (20 if self.quick else 600),
-            "n_directions": self.n_directions or (200 if self.quick else 600),
+            "n_directions": self.n_directions or (100 if self.quick else 600),
         }
         d = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
         d.update(q)

@@ -12,7 +12,7 @@ Measures, in one process:
 
 The weights are random (timing does not depend on training). Run::
 
-    python benchmarks/bench_gan_inference.py [--threads 2] [--repeats 50] [--size 200]
+    python benchmarks/bench_gan_inference.py [--threads 2] [--repeats 50] [--size 200] [--quick] [--json PATH]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -72,11 +73,30 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--size", type=int, default=200, help="map size n (n x n bins)")
+    ap.add_argument("--quick", action="store_true", help="smoke-test: 5 repeats (map size unchanged)")
+    ap.add_argument("--json", type=Path, default=None, metavar="PATH",
+                    help="also write the measured numbers to PATH as JSON (atomically)")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.repeats = 5
+    results = {"benchmark": "gan_inference", "map_bins": [args.size, args.size], "torch": torch.__version__,
+               "torch_threads": args.threads, "repeats": args.repeats, "target_cpu_batch1_max_ms_per_map": 20.0}
+    try:
+        _run(args, results)
+    finally:  # whatever was measured is written, also when a later part fails
+        if args.json is not None:
+            from results_json import write_json
+
+            write_json(args.json, results)
+
+
+def _run(args, results: dict) -> None:
     torch.set_num_threads(args.threads)
     m = clean_map(args.size)
     model = make_model(m)
     print(f"default generator {default_generator()}: {count_parameters(model.generator) / 1e6:.3f} M parameters")
+    results["generator"] = default_generator()
+    results["generator_parameters"] = count_parameters(model.generator)
     print(f"map {m.shape[0]} x {m.shape[1]} bins, torch {torch.__version__}, {args.threads} CPU thread(s)")
 
     gan_ms = median_ms(lambda: model.apply(m), args.repeats)
@@ -88,6 +108,8 @@ def main(argv=None) -> None:
         x = torch.from_numpy(model.normaliser.encode(m.signal[None]))
         net_ms = median_ms(lambda: model.generator(x), args.repeats)
     print(f"  of which generator forward : median {net_ms:8.2f} ms ({100 * net_ms / gan_ms:.0f} %)")
+    results.update(cpu_batch1_median_ms_per_map=gan_ms, cpu_batch16_median_ms_per_map=b16,
+                   cpu_generator_forward_median_ms=net_ms)
 
     if torch.cuda.is_available():
         gpu = make_model(m, device="cuda")
@@ -101,6 +123,7 @@ def main(argv=None) -> None:
         torch.cuda.synchronize()
         rate = 64 * n_rep / (time.perf_counter() - t0)
         print(f"GAN apply, {torch.cuda.get_device_name()}, batch 64: {rate:8.1f} maps/s (numpy I/O included)")
+        results.update(cuda_device=torch.cuda.get_device_name(), cuda_batch64_maps_per_s=rate)
     else:
         print("CUDA not available: GPU throughput at batch 64 not measured")
 
@@ -109,13 +132,17 @@ def main(argv=None) -> None:
         from insgan_core.instrument.settings import InstrumentSettings
     except ImportError as exc:
         print(f"instrument layer not importable ({exc}): no ratios to the artefact paths")
+        results["artefact_paths"] = None
         return
+    results["artefact_paths"] = []
     settings = InstrumentSettings(instrument="MERLIN", ei_meV=62.0, chopper_package="G", chopper_frequency_hz=250.0)
     for method, steps, reps in (("analytic", ("resolution",), 5), ("analytic", None, 3), ("montecarlo", ("resolution",), 1)):
         config = ArtefactConfig() if steps is None else ArtefactConfig(steps=steps)
         label = f"{method}, {'all steps' if steps is None else '+'.join(steps)}"
         ms = median_ms(lambda: apply_artefacts(m, settings=settings, config=config, method=method), reps, warmup=1)
         print(f"apply_artefacts ({label:<26}): median {ms:10.1f} ms per map = {ms / gan_ms:8.1f} x the GAN")
+        results["artefact_paths"].append({"method": method, "steps": "all" if steps is None else "+".join(steps),
+                                          "median_ms_per_map": ms, "ratio_to_gan_cpu_batch1": ms / gan_ms})
 
 
 if __name__ == "__main__":

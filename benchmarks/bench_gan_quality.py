@@ -260,6 +260,8 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="bi2fe4o9", help="spin-wave library model (default bi2fe4o9)")
     ap.add_argument("--real", type=Path, default=DEFAULT_REAL, help="real MERLIN Bi2Fe4O9 5 K NXSPE file")
     ap.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    ap.add_argument("--json", type=Path, default=None, metavar="PATH",
+                    help="write the results as JSON here, atomically (as run_all.py expects)")
     ap.add_argument("--n-train", type=int, default=48)
     ap.add_argument("--n-test", type=int, default=8)
     ap.add_argument("--n-unpaired-sources", type=int, default=16)
@@ -314,6 +316,10 @@ def main(argv=None) -> int:
     if args.out:
         args.out.write_text(json.dumps(results, indent=2, default=float) + "\n")
         print(f"results written to {args.out}")
+    if args.json:
+        from results_json import write_json
+
+        write_json(args.json, {"benchmark": "gan_quality", **results})
     return 0
 
 

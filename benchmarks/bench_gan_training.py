@@ -90,8 +90,13 @@ def main(argv=None) -> None:
     p.add_argument("--ne", type=int, default=200)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--learn-steps", type=int, default=300, help="steps of the short paired learning run (0: skip)")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH",
+                   help="also write the measured numbers to PATH as JSON (atomically)")
     args = p.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; maps {args.nq} x {args.ne} bins")
+    results = {"benchmark": "gan_training", "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+               "map_bins": [args.nq, args.ne], "steps": args.steps, "batch_size": args.batch_size,
+               "trainers": {}, "inference_200x200_batch1": []}
     src, tgt = demo_pairs(8, args.nq, args.ne)
     tmp = Path(tempfile.mkdtemp(prefix="bench_gan_"))
     paired = TrainConfig(mode="paired", steps=args.steps, batch_size=args.batch_size, checkpoint_every=0, log_every=args.steps)
@@ -105,13 +110,17 @@ def main(argv=None) -> None:
         rate = res.history[-1]["maps_per_s"]
         print(f"{name:30s}: {rate:8.2f} maps/s; baseline (supervised generator step on whole maps) "
               f"{base:8.2f} maps/s; ratio {rate / base:.2f}")
+        results["trainers"][cfg.mode] = {"label": name, "maps_per_s": rate, "baseline_supervised_maps_per_s": base,
+                                         "ratio_to_baseline": rate / base}
     for spec in ({"name": "unet"}, {"name": "resnet", "width": 8, "n_blocks": 3, "norm": "none"},
                  {"name": "resnet", "width": 64, "n_blocks": 9}):
-        print(f"inference 200x200, batch 1, {spec}: median {inference_ms(spec):.1f} ms (incl. normalisation)")
+        ms = inference_ms(spec)
+        results["inference_200x200_batch1"].append({"network": spec, "median_ms_per_map": ms})
+        print(f"inference 200x200, batch 1, {spec}: median {ms:.1f} ms (incl. normalisation)")
     if args.learn_steps:
         t0 = time.perf_counter()
         cfg = TrainConfig(mode="paired", steps=args.learn_steps, batch_size=args.batch_size, checkpoint_every=0,
-                          log_every=50, lr=1e-3)
+                          log_every=50, lr=5e-4)
         res = train(MapStack(src.signal[:6], None, src.x_axis, src.e_axis),
                     MapStack(tgt.signal[:6], None, tgt.x_axis, tgt.e_axis), cfg, output_path=tmp / "learn.safetensors")
         m = read_metadata(res.model_path)["metrics"]
@@ -119,6 +128,14 @@ def main(argv=None) -> None:
         print(f"paired learning run, {args.learn_steps} steps in {time.perf_counter() - t0:.1f} s: relative L1 "
               f"{m['train_relative_l1']:.3f} vs identity {m['train_relative_l1_identity']:.3f} "
               f"(gap closed {100 * gap:.1f} % on training pairs)")
+        results["paired_learning_run"] = {"steps": args.learn_steps, "wall_s": time.perf_counter() - t0,
+                                          "train_relative_l1": m["train_relative_l1"],
+                                          "train_relative_l1_identity": m["train_relative_l1_identity"],
+                                          "gap_closed": gap}
+    if args.json is not None:
+        from results_json import write_json
+
+        write_json(args.json, results)
 
 
 if __name__ == "__main__":

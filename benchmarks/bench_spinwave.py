@@ -150,7 +150,14 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-pyspinw", action="store_true", help="time insgan only")
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS/OpenMP/Rayon/torch threads (default: leave the environment as it is)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke-test sizes (1 repeat, 2000/200 Q, powder 20 |Q| x 233 directions x 50 E)")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
+                        help="also write the measured numbers to PATH as JSON (atomically)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.repeats, args.n_q_two, args.n_q_sixteen = 1, 2000, 200
+        args.powder_q, args.powder_directions, args.powder_e = 20, 233, 50
     if args.threads is not None:  # must happen before numpy (and its BLAS) is imported
         for variable in THREAD_VARIABLES:
             os.environ[variable] = str(args.threads)
@@ -178,7 +185,34 @@ def main(argv=None) -> int:
     _print_rows(rows, backends, with_pyspinw)
     if with_pyspinw:
         print("targets: single crystal >= 2x pySpinW's Q/s (2- and 16-site); powder >= 4x faster")
+    if args.json is not None:
+        from results_json import write_json
+
+        write_json(args.json, _json_results(rows, backends, peer=peer if with_pyspinw else None,
+                                            threads={v: os.environ.get(v) for v in THREAD_VARIABLES},
+                                            repeats=args.repeats))
     return 0
+
+
+def _json_results(rows: list[dict], backends: list[str], *, peer: str | None, threads: dict, repeats: int) -> dict:
+    """The rows as JSON: per job, seconds and Q/s per code, and pySpinW time / insgan time per backend."""
+    jobs = {}
+    for key, row in zip(("single_crystal_two_site", "single_crystal_sixteen_site", "powder_two_site"), rows):
+        out = {"job": row["job"]}
+        if "n_q" in row:
+            out["n_q"] = row["n_q"]
+        for code in [f"insgan_{b}" for b in backends] + (["pyspinw"] if "pyspinw_s" in row else []):
+            t = row[f"{code}_s"]
+            out[f"{code}_best_s"] = t
+            if "n_q" in row:
+                out[f"{code}_q_per_s"] = row["n_q"] / t
+        if "pyspinw_s" in row:
+            for b in backends:
+                out[f"ratio_pyspinw_time_over_insgan_{b}_time"] = row["pyspinw_s"] / row[f"insgan_{b}_s"]
+        jobs[key] = out
+    return {"benchmark": "spinwave", "pyspinw": peer, "backends": backends, "repeats": repeats,
+            "threads": threads, "targets": {"single_crystal_min_ratio": 2.0, "powder_min_ratio": 4.0},
+            "jobs": jobs}
 
 
 if __name__ == "__main__":

@@ -218,20 +218,21 @@ def test_callback_can_stop_early(tmp_path):
 
 def test_paired_training_learns_the_mapping_and_masks_output(tmp_path):
     src, tgt = toy_pairs(6)
-    cfg = small_config(steps=80, batch_size=3, lr=2e-3, lambda_spectral=1.0,
+    cfg = small_config(steps=150, batch_size=3, lr=1e-3, lambda_spectral=1.0,
                        generator={"name": "unet", "width": 8, "depth": 2})
     res = train(src, tgt, cfg, output_path=tmp_path / "m.safetensors")
     md = read_metadata(res.model_path)
     m = md["metrics"]
     # the generator closes most of the gap between clean and artefact maps (training pairs)
-    assert m["train_relative_l1"] < 0.35 * m["train_relative_l1_identity"]
+    assert m["train_relative_l1"] < 0.4 * m["train_relative_l1_identity"]
+    assert res.history[-1]["lr"] < res.history[0]["lr"] == 1e-3  # linear decay in the second half
     # the output carries the target domain's coverage: NaN in the gap and above the limit, never invented
     cov = np.array(md["coverage_mask"])
     np.testing.assert_array_equal(cov, ~np.isnan(tgt.signal[0]))
     out = load_model(res.model_path).apply(src)
     np.testing.assert_array_equal(np.isnan(out.signal[0]), np.isnan(tgt.signal[0]))
     assert md["count_scale"] == pytest.approx(np.nanmedian(tgt.signal / tgt.error**2), rel=1e-9)
-    assert md["mode"] == "paired" and md["training"]["steps"] == 80 and len(md["training"]["data_hash"]) == 64
+    assert md["mode"] == "paired" and md["training"]["steps"] == 150 and len(md["training"]["data_hash"]) == 64
     assert md["grid"]["x_unit"] == "MomentumTransfer" and md["grid"]["e_edges"] == tgt.e_axis.edges.tolist()
 
 

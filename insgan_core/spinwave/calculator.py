@@ -12,6 +12,7 @@ from .formfactor import form_factor as _form_factor
 from .hamiltonian import prepare
 from .intensity import GAMMA_R0_SQUARED_MBARN, check_units, perpendicular_weight
 from .model import SpinWaveModel
+from .parallel import map_chunks, resolve_workers
 from .solver import (
     assembly_matrix,
     build_hamiltonian,
@@ -27,6 +28,8 @@ from .solver import (
 __all__ = ["SpinWaveCalculator", "ModeSet", "BACKENDS"]
 
 BACKENDS = ("numpy", "torch")
+_CHUNKS_PER_WORKER = 2
+_MIN_PARALLEL_CHUNK = 64
 
 
 @dataclass
@@ -72,8 +75,17 @@ class SpinWaveCalculator:
         Verify that every moment is parallel to its local exchange field before computing.
     chunk_size : int, optional
         Wavevectors per batch (bounds memory); default keeps each batch of h(Q) near 64 MB.
-    workers : int
-        Threads that diagonalise batches concurrently (numpy's LAPACK calls release the GIL).
+    workers : int or None
+        Threads that diagonalise batches of Q concurrently (numpy's LAPACK calls release the GIL). None
+        (default): automatic, :func:`insgan_core.spinwave.parallel.default_workers` for the numpy backend
+        (``OMP_NUM_THREADS`` if set, else the usable CPUs, at most 8) and 1 for torch (which threads
+        internally).
+
+    Notes
+    -----
+    During a numpy solve BLAS is limited to one thread (process-wide, restored afterwards; see
+    :mod:`insgan_core.spinwave.parallel`): multi-threaded BLAS on the small 2n × 2n matrices is many times
+    slower than one thread, and the cores are used by splitting Q over ``workers`` threads instead.
     """
 
     def __init__(
@@ -86,7 +98,7 @@ class SpinWaveCalculator:
         omega_tol: float = 1e-5,
         check_ground_state: bool = True,
         chunk_size: int | None = None,
-        workers: int = 1,
+        workers: int | None = None,
     ):
         if not isinstance(model, SpinWaveModel):
             raise InsganInputError(f"SpinWaveCalculator: expected a SpinWaveModel, got {type(model).__name__}")
@@ -103,7 +115,9 @@ class SpinWaveCalculator:
         self.omega_tol = float(omega_tol)
         dim = 2 * self.prep.n
         self.chunk_size = int(chunk_size) if chunk_size else max(256, int(4_000_000 // (dim * dim)))
-        self.workers = max(1, int(workers))
+        if workers is None and backend == "torch":
+            workers = 1
+        self.workers = resolve_workers(workers, name="SpinWaveCalculator: workers")
         self._assembly = assembly_matrix(self.prep)
         self._torch = None
         if backend == "torch":
@@ -182,19 +196,15 @@ class SpinWaveCalculator:
         check_units(units)
         size = self.chunk_size
         if self.workers > 1:
-            size = max(1, min(size, -(-len(q) // self.workers)))
+            # a few chunks per thread balance the load on a busy machine; below ~64 Q per chunk the
+            # per-call Python overhead outweighs the parallel gain
+            size = max(1, min(size, max(_MIN_PARALLEL_CHUNK, -(-len(q) // (_CHUNKS_PER_WORKER * self.workers)))))
         parts = [q[s : s + size] for s in range(0, len(q), size)] or [q]
 
         def work(part):
             return self._modes_chunk(part, form_factor=form_factor, units=units, want_sab=correlation)
 
-        if self.workers > 1 and len(parts) > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(self.workers) as pool:
-                chunks = list(pool.map(work, parts))
-        else:
-            chunks = [work(p) for p in parts]
+        chunks = map_chunks(work, parts, workers=self.workers)
         if len(chunks) == 1:
             return chunks[0]
         return ModeSet(

@@ -66,7 +66,7 @@ def powder_map(
     device: str = "cpu",
     units: str = "spin",
     oversample: int = 4,
-    workers: int = 1,
+    workers: int | None = None,
     calculator: SpinWaveCalculator | None = None,
 ) -> INSMap:
     """Powder-averaged S(|Q|, E) on exactly the given bin edges.
@@ -92,8 +92,8 @@ def powder_map(
         Solver backend (``"numpy"`` or ``"torch"``) and torch device.
     units : {"spin", "mbarn"}
         S⊥ per magnetic site per meV, or mbarn sr⁻¹ meV⁻¹ per magnetic site.
-    workers : int
-        Threads for the batched diagonalisation (see :class:`SpinWaveCalculator`).
+    workers : int or None
+        Threads for the batched diagonalisation; None: automatic (see :class:`SpinWaveCalculator`).
     calculator : SpinWaveCalculator, optional
         Reuse a calculator (its backend then wins).
 

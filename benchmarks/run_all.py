@@ -1,0 +1,461 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run every benchmark script and write one markdown report of the measured ratios (``REPORT.md``).
+
+Each ``bench_*.py`` script runs as a subprocess of the same Python, one after the other, with
+``--json PATH`` into a temporary folder; its printed output is echoed here. The report has a header
+describing the machine (CPU model, cores, RAM, OS, Python, numpy/torch versions, torch threads, GPU,
+date, load average), one table of the measured numbers — each against the baseline its script runs in
+the same process, with the target and whether it is met — and notes. A script that fails (non-zero exit,
+timeout, no JSON) appears in the table as failed with the tail of its output; the runner carries on,
+writes the report and exits with status 1.
+
+Run::
+
+    python benchmarks/run_all.py                      # full sizes, writes benchmarks/REPORT.md
+    python benchmarks/run_all.py --quick --output /tmp/REPORT_quick.md   # smoke test, a few minutes
+    python benchmarks/run_all.py --threads 2 --include-quality           # + the (long) GAN quality run
+
+For the spin-wave comparison with pySpinW, run this script with the Python of a virtual environment that
+has pySpinW installed and insgan on the path (``PYTHONPATH=. /path/to/pyspinw-venv/bin/python
+benchmarks/run_all.py``); see ``bench_spinwave.py``. Without pySpinW its rows say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+DEFAULT_OUTPUT = HERE / "REPORT.md"
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS")
+TABLE_HEADER = ("Benchmark", "Measured", "Baseline (same process)", "Ratio", "Target", "Met?")
+
+__all__ = ["BenchScript", "SCRIPTS", "run_script", "machine_info", "build_table", "render_report", "main"]
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchScript:
+    """One benchmark script: its name in the report, file, and the arguments of a quick (smoke) run."""
+
+    name: str
+    filename: str
+    quick_args: tuple[str, ...] = ("--quick",)
+    takes_threads: bool = False  # accepts --threads N
+    optional: bool = False       # only with --include-quality
+
+
+SCRIPTS = (
+    BenchScript("spinwave", "bench_spinwave.py", takes_threads=True),
+    BenchScript("artefacts", "bench_artefacts.py"),
+    BenchScript("gan_inference", "bench_gan_inference.py", takes_threads=True),
+    BenchScript("gan_training", "bench_gan_training.py",
+                quick_args=("--steps", "3", "--nq", "64", "--ne", "128", "--learn-steps", "0")),
+    BenchScript("apply_algorithm", "bench_apply_algorithm.py"),
+    BenchScript("reduction", "bench_reduction.py"),
+    BenchScript("gan_quality", "bench_gan_quality.py", optional=True),
+)
+
+
+# ----------------------------------------------------------------------------------------------- running
+
+def _tail(text: str, *, lines: int = 20) -> str:
+    return "\n".join(line for line in text.strip().splitlines()[-lines:])
+
+
+def run_script(script: BenchScript, *, json_dir: Path, quick: bool, threads: int | None,
+               timeout_s: float | None, python: str = sys.executable) -> dict:
+    """Run one script with ``--json`` and return ``{"ok", "data", "returncode", "wall_s", "command", "error_tail"}``.
+
+    Never raises for a failing script: a non-zero exit, a timeout or a missing/unreadable JSON file gives
+    ``ok=False`` with the tail of the script's output in ``error_tail``.
+    """
+    json_path = json_dir / f"{script.name}.json"
+    log_path = json_dir / f"{script.name}.log"
+    command = [python, str(HERE / script.filename), "--json", str(json_path)]
+    if quick:
+        command += list(script.quick_args)
+    if threads is not None and script.takes_threads:
+        command += ["--threads", str(threads)]
+    env = dict(os.environ)
+    if threads is not None:
+        env.update({variable: str(threads) for variable in THREAD_VARIABLES})
+    shown = " ".join(["python", f"benchmarks/{script.filename}", *command[3:]])
+    print(f"\n=== {script.name}: {shown}", flush=True)
+    result = {"ok": False, "data": None, "returncode": None, "wall_s": None, "command": shown, "error_tail": ""}
+    t0 = time.perf_counter()
+    try:
+        with open(log_path, "w", encoding="utf-8") as log:
+            proc = subprocess.run(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  timeout=timeout_s or None, check=False)
+        result["returncode"] = proc.returncode
+    except subprocess.TimeoutExpired:
+        result["returncode"] = "timeout"
+    result["wall_s"] = time.perf_counter() - t0
+    output = log_path.read_text(encoding="utf-8", errors="replace")
+    print(output, end="" if output.endswith("\n") else "\n", flush=True)
+    if result["returncode"] != 0:
+        why = f"timed out after {timeout_s:g} s" if result["returncode"] == "timeout" else f"exit code {result['returncode']}"
+        result["error_tail"] = f"{why}\n{_tail(output)}"
+        return result
+    try:
+        result["data"] = json.loads(json_path.read_text(encoding="utf-8"))
+        result["ok"] = True
+    except (OSError, ValueError) as exc:
+        result["error_tail"] = f"no readable JSON results ({exc})\n{_tail(output)}"
+    return result
+
+
+def machine_info(*, threads: int | None = None) -> dict:
+    """The machine the benchmarks ran on: CPU, cores, RAM, OS, Python, library versions, GPU, date, load."""
+    info = {"date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "cpu": platform.processor() or platform.machine(), "logical_cores": os.cpu_count(),
+            "os": platform.platform(), "python": platform.python_version()}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        if names:
+            info["cpu"] = names[0]
+    except OSError:
+        pass
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            kib = next(int(line.split()[1]) for line in f if line.startswith("MemTotal"))
+        info["ram_GiB"] = round(kib / 2**20, 1)
+    except (OSError, StopIteration, ValueError):
+        info["ram_GiB"] = None
+    if hasattr(os, "sched_getaffinity"):
+        info["usable_cores"] = len(os.sched_getaffinity(0))
+    if hasattr(os, "getloadavg"):
+        info["load_average_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
+    info["thread_variables"] = {v: os.environ.get(v) for v in THREAD_VARIABLES}
+    if threads is not None:
+        info["thread_variables"] = {v: str(threads) for v in THREAD_VARIABLES}
+    try:
+        import numpy
+
+        info["numpy"] = numpy.__version__
+    except ImportError:
+        info["numpy"] = None
+    try:
+        import torch
+
+        if threads is not None:
+            torch.set_num_threads(threads)
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        info["gpu"] = torch.cuda.get_device_name() if torch.cuda.is_available() else None
+    except ImportError:
+        info.update(torch=None, torch_threads=None, gpu=None)
+    return info
+
+
+# ------------------------------------------------------------------------------------------------- table
+
+def _num(value: float | None) -> str:
+    """A number with a precision that suits its size (thousands separators above 1000)."""
+    if value is None:
+        return "—"
+    size = abs(value)
+    if size >= 100:
+        return f"{value:,.0f}"
+    if size >= 10:
+        return f"{value:.1f}"
+    if size >= 0.1:
+        return f"{value:.2f}"
+    return f"{value:.3g}"
+
+
+def met(value: float | None, *, at_least: float | None = None, at_most: float | None = None) -> str:
+    """``"yes"``/``"no"`` for ``value`` against a lower and/or upper bound; ``"n/a"`` without a value."""
+    if value is None:
+        return "n/a"
+    ok = (at_least is None or value >= at_least) and (at_most is None or value <= at_most)
+    return "yes" if ok else "no"
+
+
+def _cell(text) -> str:
+    """A markdown table cell: pipes escaped, newlines as <br>, long text cut."""
+    text = str(text).replace("|", "\\|").replace("\r", "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    text = "<br>".join(lines)
+    return text if len(text) <= 400 else "…" + text[-399:]
+
+
+def _row(benchmark, measured="—", baseline="—", ratio="—", target="—", ok="—") -> tuple:
+    return (benchmark, measured, baseline, ratio, target, ok)
+
+
+def _spinwave_rows(data: dict) -> list[tuple]:
+    rows = []
+    backends = data.get("backends", [])
+    have_peer = data.get("pyspinw") is not None
+    for key, label, target in (("single_crystal_two_site", "spin-wave single crystal, 2-site cell", 2.0),
+                               ("single_crystal_sixteen_site", "spin-wave single crystal, 16-site cell", 2.0),
+                               ("powder_two_site", "spin-wave powder map, 2-site cell", 4.0)):
+        job = data.get("jobs", {}).get(key)
+        if job is None:
+            continue
+        per_q = "n_q" in job
+        # the faster insgan backend is the one a user would choose
+        best = min(backends, key=lambda b: job[f"insgan_{b}_best_s"])
+
+        def show(code):
+            return f"{_num(job[f'{code}_q_per_s'])} Q/s" if per_q else f"{_num(1e3 * job[f'{code}_best_s'])} ms"
+
+        measured = "; ".join(f"{b} {show(f'insgan_{b}')}" for b in backends)
+        name = f"{label} ({job['job'].split(', ')[-1]})"
+        target_text = f"≥ {target:g}× pySpinW" if per_q else f"≥ {target:g}× faster than pySpinW"
+        if have_peer:
+            ratio = job[f"ratio_pyspinw_time_over_insgan_{best}_time"]
+            rows.append(_row(name, measured, f"{data['pyspinw']}: {show('pyspinw')}",
+                             f"{_num(ratio)}× ({best})", target_text, met(ratio, at_least=target)))
+        else:
+            rows.append(_row(name, measured, "pySpinW not installed", "—", target_text, "n/a"))
+    return rows
+
+
+def _artefact_rows(data: dict) -> list[tuple]:
+    rows = []
+    analytic = {r["steps"]: r for r in data.get("rows", []) if r["path"].startswith("analytic")}
+    grid = "×".join(str(n) for n in data.get("grid_bins", []))
+    for r in data.get("rows", []):
+        if r["path"].startswith("analytic"):
+            continue
+        base = analytic.get(r["steps"])
+        rows.append(_row(f"artefact path {r['path']} vs analytic ({r['steps']}, {grid} map)",
+                         f"{_num(1e3 * r['best_s_per_map'])} ms/map",
+                         f"analytic: {_num(1e3 * base['best_s_per_map'])} ms/map" if base else "—",
+                         f"{_num(r['ratio_to_analytic'])}× slower"))
+    return rows
+
+
+def _gan_inference_rows(data: dict) -> list[tuple]:
+    grid = "×".join(str(n) for n in data.get("map_bins", []))
+    gan = data.get("cpu_batch1_median_ms_per_map")
+    target = data.get("target_cpu_batch1_max_ms_per_map", 20.0)
+    threads = data.get("torch_threads")
+    rows = [_row(f"GAN inference, CPU ({threads} threads), batch 1 ({grid} map)", f"{_num(gan)} ms/map",
+                 target=f"≤ {target:g} ms/map", ok=met(gan, at_most=target))]
+    if data.get("cpu_batch16_median_ms_per_map") is not None:
+        rows.append(_row(f"GAN inference, CPU, batch 16 ({grid} map)",
+                         f"{_num(data['cpu_batch16_median_ms_per_map'])} ms/map"))
+    if data.get("cuda_batch64_maps_per_s") is not None:
+        rows.append(_row(f"GAN inference, {data.get('cuda_device', 'GPU')}, batch 64",
+                         f"{_num(data['cuda_batch64_maps_per_s'])} maps/s"))
+    for path in data.get("artefact_paths") or []:
+        name = "Monte-Carlo" if path["method"] == "montecarlo" else "analytic"
+        rows.append(_row(f"GAN inference vs {name} artefact path ({path['steps']})", f"GAN: {_num(gan)} ms/map",
+                         f"{name}: {_num(path['median_ms_per_map'])} ms/map",
+                         f"speed-up {_num(path['ratio_to_gan_cpu_batch1'])}×"))
+    return rows
+
+
+def _gan_training_rows(data: dict) -> list[tuple]:
+    grid = "×".join(str(n) for n in data.get("map_bins", []))
+    rows = []
+    for mode, t in data.get("trainers", {}).items():
+        rows.append(_row(f"training throughput, {t['label']} ({grid} maps, batch {data.get('batch_size')}, CPU)",
+                         f"{_num(t['maps_per_s'])} maps/s",
+                         f"supervised generator step: {_num(t['baseline_supervised_maps_per_s'])} maps/s",
+                         f"{_num(t['ratio_to_baseline'])}×"))
+    run = data.get("paired_learning_run")
+    if run:
+        rows.append(_row(f"paired learning run, {run['steps']} steps (training pairs)",
+                         f"relative L1 {_num(run['train_relative_l1'])}",
+                         f"identity: {_num(run['train_relative_l1_identity'])}",
+                         f"gap closed {100 * run['gap_closed']:.0f} %"))
+    return rows
+
+
+def _apply_rows(data: dict) -> list[tuple]:
+    alg, core = data.get("algorithm_median_ms"), data.get("core_median_ms")
+    target = data.get("target_algorithm_max_ms", 1000.0)
+    grid = "×".join(str(n) for n in data.get("workspace_bins", []))
+    return [_row(f"ApplyINSGAN end to end ({grid} workspace, Mantid stand-in)", f"{_num(alg)} ms (median)",
+                 f"core load_model + apply: {_num(core)} ms", f"{_num(data.get('ratio_algorithm_over_core'))}×",
+                 f"< {target:g} ms", met(alg, at_most=target))]
+
+
+def _reduction_rows(data: dict) -> list[tuple]:
+    return [_row(f"powder reduction polygon vs centre ({data.get('file')}, {data.get('detectors')} det × "
+                 f"{data.get('energy_bins')} E → {data.get('q_bins')} |Q| bins)",
+                 f"polygon: {_num(data.get('polygon_best_ms_per_map'))} ms",
+                 f"centre: {_num(data.get('centre_best_ms_per_map'))} ms",
+                 f"{_num(data.get('ratio_polygon_over_centre'))}× slower")]
+
+
+def _quality_rows(data: dict) -> list[tuple]:
+    rows = []
+    paired, unpaired = data.get("paired"), data.get("unpaired")
+    if paired:
+        rows.append(_row(f"GAN quality, paired: held-out relative-L1 gap closed ({paired['steps']} steps)",
+                         f"{_num(paired['gap_closed'])}", f"clean vs artefact L1 {_num(paired['relative_l1_clean_vs_noise_free'])}",
+                         "—", f"≥ {paired.get('gap_target', 0.9):g}", met(paired["gap_closed"], at_least=paired.get("gap_target", 0.9))))
+        lo, hi = paired.get("noise_target", [0.9, 1.1])
+        rows.append(_row("GAN quality, paired: noise variance/mean, GAN / targets",
+                         f"{_num(paired['variance_to_mean_counts_gan'])}",
+                         f"targets: {_num(paired['variance_to_mean_counts_targets'])}", f"{_num(paired['noise_ratio'])}",
+                         f"{lo:g}–{hi:g}", met(paired["noise_ratio"], at_least=lo, at_most=hi)))
+    if unpaired:
+        target = unpaired.get("reduction_target", 0.5)
+        rows.append(_row(f"GAN quality, unpaired: held-out patch distance to real data ({unpaired['steps']} steps)",
+                         f"GAN: {_num(unpaired['patch_distance_gan'])}", f"clean: {_num(unpaired['patch_distance_clean'])}",
+                         f"reduction {_num(unpaired['reduction'])}", f"≥ {target:g}", met(unpaired["reduction"], at_least=target)))
+        peaks = unpaired.get("magnon_peaks", [])
+        if peaks:
+            shifts = ", ".join(f"{p['shift_meV']:+.2f}" for p in peaks)
+            rows.append(_row("GAN quality, unpaired: magnon peak shift (meV) vs resolution FWHM", shifts,
+                             ", ".join(f"{p['resolution_fwhm_meV']:.2f}" for p in peaks), "—", "within FWHM",
+                             "yes" if all(p["within_fwhm"] for p in peaks) else "no"))
+    return rows
+
+
+ROW_BUILDERS = {"spinwave": _spinwave_rows, "artefacts": _artefact_rows, "gan_inference": _gan_inference_rows,
+                "gan_training": _gan_training_rows, "apply_algorithm": _apply_rows, "reduction": _reduction_rows,
+                "gan_quality": _quality_rows}
+
+
+def build_table(results: dict[str, dict], *, scripts=SCRIPTS) -> str:
+    """The markdown table of all results.
+
+    Parameters
+    ----------
+    results : dict
+        Script name → the dict returned by :func:`run_script` (``ok``, ``data``, ``error_tail``, …).
+        A script without an entry is listed as not run.
+    """
+    lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "|".join("---" for _ in TABLE_HEADER) + "|"]
+    for script in scripts:
+        result = results.get(script.name)
+        if result is None:
+            why = "not run (add --include-quality)" if script.optional else "not run"
+            rows = [_row(script.filename, why)]
+        elif not result.get("ok"):
+            rows = [_row(script.filename, "**failed**", _cell(_tail(result.get("error_tail", ""), lines=4)), ok="failed")]
+        else:
+            try:
+                rows = ROW_BUILDERS[script.name](result["data"]) or [_row(script.filename, "no numbers in its JSON")]
+            except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+                rows = [_row(script.filename, "**failed**", _cell(f"unexpected JSON: {type(exc).__name__}: {exc}"),
+                             ok="failed")]
+        lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def render_report(machine: dict, results: dict[str, dict], *, quick: bool, notes: list[str] = (),
+                  scripts=SCRIPTS) -> str:
+    """The whole REPORT.md: title, machine header, the table, notes (incl. commands and failure tails)."""
+    gpu = machine.get("gpu") or "none"
+    threads = ", ".join(f"{k}={v}" for k, v in machine.get("thread_variables", {}).items() if v is not None) or "unset"
+    load = machine.get("load_average_1_5_15")
+    header = [
+        "# insgan benchmark report",
+        "",
+        f"Generated by `benchmarks/run_all.py{' --quick' if quick else ''}` on {machine.get('date_utc')}.",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {machine.get('cpu')}, {machine.get('logical_cores')} logical cores"
+        + (f" ({machine['usable_cores']} usable by this process)" if "usable_cores" in machine else ""),
+        f"- RAM: {machine.get('ram_GiB')} GiB",
+        f"- OS: {machine.get('os')}",
+        f"- Python {machine.get('python')}, numpy {machine.get('numpy')}, torch {machine.get('torch')} "
+        f"({machine.get('torch_threads')} torch threads), thread variables: {threads}",
+        f"- GPU: {gpu}",
+    ]
+    if load:
+        header.append(f"- load average (1/5/15 min) at start: {', '.join(str(x) for x in load)}"
+                      + (f"; at end: {', '.join(str(x) for x in machine['load_average_end'])}"
+                         if machine.get("load_average_end") else ""))
+    body = ["", "## Results", "", build_table(results, scripts=scripts)]
+    note_lines = ["## Notes", ""]
+    if quick:
+        note_lines.append("- **Quick run** (`--quick`: small sizes, few repeats): a smoke test of the scripts, "
+                          "not the benchmark; rerun without `--quick` on a quiet machine for numbers to quote.")
+    note_lines += [f"- {n}" for n in notes]
+    note_lines += [
+        "- Every ratio is measured against the baseline named in its row, run in the same process right "
+        "before or after; timings are best-of or median of repeats as each script states "
+        "(see `benchmarks/README.md`). 'Met?' compares the measured value with the target of the issue.",
+        "- Spin-wave ratios are pySpinW time / insgan time for the same work with the faster insgan backend; "
+        "GAN speed-ups are artefact-path time / GAN time per map.",
+    ]
+    ran = [(s, results[s.name]) for s in scripts if s.name in results]
+    if ran:
+        note_lines += ["", "Commands (each with `--json` into a temporary folder) and wall times:", ""]
+        note_lines += [f"- `{r['command']}`: {r['wall_s']:.0f} s, "
+                       + ("ok" if r.get("ok") else "**failed**")
+                       for s, r in ran if r.get("wall_s") is not None]
+    for s, r in ran:
+        if not r.get("ok"):
+            note_lines += ["", f"Output tail of the failed `{s.filename}`:", "", "```text",
+                           r.get("error_tail", "").strip(), "```"]
+    return "\n".join(header + body + note_lines) + "\n"
+
+
+# -------------------------------------------------------------------------------------------------- main
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (smoke test, minutes)")
+    parser.add_argument("--include-quality", action="store_true", help="also run bench_gan_quality.py (long)")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="report path (default benchmarks/REPORT.md)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for every script (OMP/BLAS/Rayon variables, torch); default: environment")
+    parser.add_argument("--only", nargs="+", choices=[s.name for s in SCRIPTS], default=None,
+                        help="run only these scripts")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per script (0: no limit)")
+    parser.add_argument("--json-dir", type=Path, default=None,
+                        help="keep the scripts' JSON results and logs here (default: a temporary folder)")
+    parser.add_argument("--note", action="append", default=[], help="extra line for the notes (repeatable)")
+    args = parser.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be >= 1")
+    if not args.output.parent.is_dir():
+        parser.error(f"--output: folder '{args.output.parent}' does not exist; create it first")
+
+    scripts = [s for s in SCRIPTS if (args.only is None or s.name in args.only)
+               and (not s.optional or args.include_quality or (args.only and s.name in args.only))]
+    machine = machine_info(threads=args.threads)
+    json_dir = args.json_dir or Path(tempfile.mkdtemp(prefix="insgan_bench_"))
+    json_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        results = {s.name: run_script(s, json_dir=json_dir, quick=args.quick, threads=args.threads,
+                                      timeout_s=args.timeout or None) for s in scripts}
+    finally:
+        if args.json_dir is None:
+            shutil.rmtree(json_dir, ignore_errors=True)
+    if hasattr(os, "getloadavg"):
+        machine["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    shown = scripts if args.only is None else [s for s in SCRIPTS if s.name in args.only]
+    if args.only is None and not args.include_quality:
+        shown = list(SCRIPTS)  # the quality row says how to include it
+    report = render_report(machine, results, quick=args.quick, notes=args.note, scripts=shown)
+
+    sys.path.insert(0, str(REPO))
+    from insgan_core.data.io import atomic_path
+
+    with atomic_path(args.output, suffix=".md") as tmp:
+        tmp.write_text(report, encoding="utf-8")
+    print(f"\n{build_table(results, scripts=shown)}\nreport written to {args.output}")
+    failed = [name for name, r in results.items() if not r["ok"]]
+    if failed:
+        print(f"failed: {', '.join(failed)} (see the report)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

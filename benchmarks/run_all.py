@@ -90,7 +90,7 @@ def run_script(script: BenchScript, *, json_dir: Path, quick: bool, threads: int
     env = dict(os.environ)
     if threads is not None:
         env.update({variable: str(threads) for variable in THREAD_VARIABLES})
-    shown = " ".join(["python", f"benchmarks/{script.filename}", *command[3:]])
+    shown = " ".join(["python", f"benchmarks/{script.filename}", "--json", json_path.name, *command[4:]])
     print(f"\n=== {script.name}: {shown}", flush=True)
     result = {"ok": False, "data": None, "returncode": None, "wall_s": None, "command": shown, "error_tail": ""}
     t0 = time.perf_counter()
@@ -236,7 +236,7 @@ def _artefact_rows(data: dict) -> list[tuple]:
         rows.append(_row(f"artefact path {r['path']} vs analytic ({r['steps']}, {grid} map)",
                          f"{_num(1e3 * r['best_s_per_map'])} ms/map",
                          f"analytic: {_num(1e3 * base['best_s_per_map'])} ms/map" if base else "—",
-                         f"{_num(r['ratio_to_analytic'])}× slower"))
+                         f"MC / analytic time {_num(r['ratio_to_analytic'])}×"))
     return rows
 
 
@@ -268,7 +268,7 @@ def _gan_training_rows(data: dict) -> list[tuple]:
         rows.append(_row(f"training throughput, {t['label']} ({grid} maps, batch {data.get('batch_size')}, CPU)",
                          f"{_num(t['maps_per_s'])} maps/s",
                          f"supervised generator step: {_num(t['baseline_supervised_maps_per_s'])} maps/s",
-                         f"{_num(t['ratio_to_baseline'])}×"))
+                         f"trainer / baseline {_num(t['ratio_to_baseline'])}×"))
     run = data.get("paired_learning_run")
     if run:
         rows.append(_row(f"paired learning run, {run['steps']} steps (training pairs)",
@@ -283,7 +283,8 @@ def _apply_rows(data: dict) -> list[tuple]:
     target = data.get("target_algorithm_max_ms", 1000.0)
     grid = "×".join(str(n) for n in data.get("workspace_bins", []))
     return [_row(f"ApplyINSGAN end to end ({grid} workspace, Mantid stand-in)", f"{_num(alg)} ms (median)",
-                 f"core load_model + apply: {_num(core)} ms", f"{_num(data.get('ratio_algorithm_over_core'))}×",
+                 f"core load_model + apply: {_num(core)} ms",
+                 f"algorithm / core time {_num(data.get('ratio_algorithm_over_core'))}×",
                  f"< {target:g} ms", met(alg, at_most=target))]
 
 
@@ -292,7 +293,7 @@ def _reduction_rows(data: dict) -> list[tuple]:
                  f"{data.get('energy_bins')} E → {data.get('q_bins')} |Q| bins)",
                  f"polygon: {_num(data.get('polygon_best_ms_per_map'))} ms",
                  f"centre: {_num(data.get('centre_best_ms_per_map'))} ms",
-                 f"{_num(data.get('ratio_polygon_over_centre'))}× slower")]
+                 f"polygon / centre time {_num(data.get('ratio_polygon_over_centre'))}×")]
 
 
 def _quality_rows(data: dict) -> list[tuple]:
@@ -342,12 +343,13 @@ def build_table(results: dict[str, dict], *, scripts=SCRIPTS) -> str:
             why = "not run (add --include-quality)" if script.optional else "not run"
             rows = [_row(script.filename, why)]
         elif not result.get("ok"):
-            rows = [_row(script.filename, "**failed**", _cell(_tail(result.get("error_tail", ""), lines=4)), ok="failed")]
+            why, _, output = result.get("error_tail", "").partition("\n")
+            rows = [_row(script.filename, "**failed**", f"{why}\n{_tail(output, lines=3)}", ok="failed")]
         else:
             try:
                 rows = ROW_BUILDERS[script.name](result["data"]) or [_row(script.filename, "no numbers in its JSON")]
             except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
-                rows = [_row(script.filename, "**failed**", _cell(f"unexpected JSON: {type(exc).__name__}: {exc}"),
+                rows = [_row(script.filename, "**failed**", f"unexpected JSON: {type(exc).__name__}: {exc}",
                              ok="failed")]
         lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"

@@ -13,6 +13,7 @@ from ..errors import InsganInputError
 from .broadening import histogram_modes, resolve_width
 from .calculator import SpinWaveCalculator
 from .model import SIGN_CONVENTION, SpinWaveModel
+from .parallel import single_blas_thread
 
 __all__ = ["fibonacci_sphere", "shell_directions", "powder_map", "check_edges"]
 
@@ -116,12 +117,13 @@ def powder_map(
     calc = calculator or SpinWaveCalculator(model, backend=backend, device=device, workers=workers)
     q_abs = q_axis.centres
     nq, nd = q_abs.size, int(n_directions)
-    dirs = shell_directions(nq, nd, seed=seed)
-    q_cart = (q_abs[:, None, None] * dirs).reshape(-1, 3)
-    q_rlu = calc.resolved.lattice.q_rlu(q_cart)
-    energies, weights = calc.spectrum(q_rlu, temperature_K=temperature_K, form_factor=form_factor, units=units)
-    rows = np.repeat(np.arange(nq), nd)
-    signal = histogram_modes(energies, weights / nd, rows, nq, e_axis.edges, width=width, oversample=oversample)
+    with single_blas_thread():  # (N, 3) @ (3, 3) products are slower with threaded BLAS, too
+        dirs = shell_directions(nq, nd, seed=seed)
+        q_cart = (q_abs[:, None, None] * dirs).reshape(-1, 3)
+        q_rlu = calc.resolved.lattice.q_rlu(q_cart)
+        energies, weights = calc.spectrum(q_rlu, temperature_K=temperature_K, form_factor=form_factor, units=units)
+        rows = np.repeat(np.arange(nq), nd)
+        signal = histogram_modes(energies, weights / nd, rows, nq, e_axis.edges, width=width, oversample=oversample)
     signal[q_abs <= 0] = 0.0
     provenance = {
         "generator": "insgan_core.spinwave.powder_map",

@@ -66,7 +66,7 @@ def _torch_available() -> bool:
 
 
 def single_crystal_jobs(refmodels, *, n_q_two: int, n_q_sixteen: int, repeats: int, backends: list[str],
-                        with_pyspinw: bool) -> list[dict]:
+                        with_pyspinw: bool, workers: int | None = None) -> list[dict]:
     """Q/s of insgan (each backend) and pySpinW for the 2-site and 16-site cells."""
     import numpy as np
 
@@ -79,7 +79,7 @@ def single_crystal_jobs(refmodels, *, n_q_two: int, n_q_sixteen: int, repeats: i
         q = rng.uniform(-1.0, 1.0, size=(n_q, 3))
         row = {"job": f"single crystal, {len(model_dict['sites'])}-site cell, {n_q} Q"}
         for backend in backends:
-            calc = SpinWaveCalculator(refmodels.build_insgan(model_dict), backend=backend)
+            calc = SpinWaveCalculator(refmodels.build_insgan(model_dict), backend=backend, workers=workers)
             row[f"insgan_{backend}_s"] = _best_time(lambda: calc.dispersion(q), repeats=repeats)
         if with_pyspinw:
             ham = refmodels.build_pyspinw(model_dict)
@@ -91,7 +91,7 @@ def single_crystal_jobs(refmodels, *, n_q_two: int, n_q_sixteen: int, repeats: i
 
 
 def powder_job(refmodels, *, n_q: int, n_directions: int, n_e: int, repeats: int, backends: list[str],
-               with_pyspinw: bool) -> dict:
+               with_pyspinw: bool, workers: int | None = None) -> dict:
     """Wall time of one powder map on the 2-site cell in insgan (each backend) and pySpinW."""
     import numpy as np
 
@@ -106,7 +106,7 @@ def powder_job(refmodels, *, n_q: int, n_directions: int, n_e: int, repeats: int
     for backend in backends:
         row[f"insgan_{backend}_s"] = _best_time(
             lambda: powder_map(model, q_edges=q_edges, e_edges=e_edges, n_directions=n_directions,
-                               form_factor=False, backend=backend), repeats=repeats)
+                               form_factor=False, backend=backend, workers=workers), repeats=repeats)
     if with_pyspinw:
         from pyspinw import Powder
 
@@ -154,6 +154,8 @@ def main(argv=None) -> int:
                         help="smoke-test sizes (1 repeat, 2000/200 Q, powder 20 |Q| x 233 directions x 50 E)")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH",
                         help="also write the measured numbers to PATH as JSON (atomically)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="insgan solver threads (default: automatic, see insgan_core.spinwave.parallel)")
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats, args.n_q_two, args.n_q_sixteen = 1, 2000, 200
@@ -175,13 +177,17 @@ def main(argv=None) -> int:
     else:
         peer = "pySpinW absent (not importable): insgan numbers only"
     threads = ", ".join(f"{v}={os.environ.get(v, 'unset')}" for v in THREAD_VARIABLES)
-    print(f"bench_spinwave: {platform.machine()}, {os.cpu_count()} CPUs visible, {threads}; {peer}")
+    from insgan_core.spinwave.parallel import resolve_workers
+
+    print(f"bench_spinwave: {platform.machine()}, {os.cpu_count()} CPUs visible, {threads}; "
+          f"insgan workers={resolve_workers(args.workers)} (BLAS limited to 1 thread inside the solver); {peer}")
 
     rows = single_crystal_jobs(refmodels, n_q_two=args.n_q_two, n_q_sixteen=args.n_q_sixteen,
-                               repeats=args.repeats, backends=backends, with_pyspinw=with_pyspinw)
+                               repeats=args.repeats, backends=backends, with_pyspinw=with_pyspinw,
+                               workers=args.workers)
     rows.append(powder_job(refmodels, n_q=args.powder_q, n_directions=args.powder_directions,
                            n_e=args.powder_e, repeats=args.repeats, backends=backends,
-                           with_pyspinw=with_pyspinw))
+                           with_pyspinw=with_pyspinw, workers=args.workers))
     _print_rows(rows, backends, with_pyspinw)
     if with_pyspinw:
         print("targets: single crystal >= 2x pySpinW's Q/s (2- and 16-site); powder >= 4x faster")

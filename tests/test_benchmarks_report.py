@@ -72,6 +72,14 @@ SYNTHETIC = {
                         "ratio_algorithm_over_core": 5.0, "target_algorithm_max_ms": 1000.0},
     "reduction": {"file": "x.nxspe", "detectors": 212, "energy_bins": 220, "q_bins": 140,
                   "polygon_best_ms_per_map": 250.0, "centre_best_ms_per_map": 25.0, "ratio_polygon_over_centre": 10.0},
+    "gan_quality": {
+        "paired": {"steps": 300, "relative_l1_gan_vs_noise_free": 0.05, "relative_l1_clean_vs_noise_free": 1.0,
+                   "gap_closed": 0.95, "gap_target": 0.9, "variance_to_mean_counts_gan": 1.3,
+                   "variance_to_mean_counts_targets": 1.0, "noise_ratio": 1.3, "noise_target": [0.9, 1.1]},
+        "unpaired": {"steps": 300, "patch_distance_gan": 0.4, "patch_distance_clean": 1.0, "reduction": 0.6,
+                     "reduction_target": 0.5, "magnon_peaks": [
+                         {"shift_meV": 0.5, "resolution_fwhm_meV": 2.0, "within_fwhm": True},
+                         {"shift_meV": None, "resolution_fwhm_meV": None, "within_fwhm": False}]}},
 }
 
 
@@ -105,7 +113,11 @@ def test_table_structure_and_met_logic(run_all):
     assert _rows_named(table, "training throughput, paired")[0][1] == "5.00 maps/s"
     assert _rows_named(table, "powder reduction polygon vs centre")[0][3] == "polygon / centre time 10.0×"
     assert _rows_named(table, "artefact path Monte-Carlo")[0][3] == "MC / analytic time 5.00×"
-    assert _rows_named(table, "bench_gan_quality.py")[0][1].startswith("not run")
+    quality = {row[0].split(":")[1].strip(): row[5] for row in _rows_named(table, "GAN quality")}
+    assert list(quality.values()) == ["yes", "no", "yes", "no"]  # 0.95 ≥ 0.9; 1.3 outside 0.9–1.1; 0.6 ≥ 0.5; a peak lost
+
+    del results["gan_quality"]
+    assert _rows_named(_table(run_all.build_table(results)), "bench_gan_quality.py")[0][1].startswith("not run")
 
 
 def test_met_bounds(run_all):

@@ -140,6 +140,23 @@ class SpinWaveCalculator:
             return colpa(h, q_rlu=q, w=w, scale=self.prep.scale, omega_tol=self.omega_tol)
         return white(h, w=w)
 
+    def _shared_side_blocks(self, q: np.ndarray, w: np.ndarray):
+        """Q−k and Q+k blocks from one diagonalisation when 2k is a reciprocal-lattice vector G, else None.
+
+        h(Q+G) = D h(Q) D† with D = diag(d, d), d_i = exp(−2πi G·r_i) (bond vectors are full site-to-site
+        vectors), so the Q+k = (Q−k) + G block has the energies of the Q−k block and amplitudes
+        Y = (w D) V(Q−k): one Cholesky/eigen-decomposition serves both (a third of the work saved).
+        """
+        p = self.prep
+        if not p.incommensurate or p.helical:
+            return None
+        G = np.round(2.0 * p.k)
+        d = np.exp(-2j * np.pi * (self.resolved.positions @ G))
+        d = np.concatenate([d, d])
+        rows = w.shape[1]
+        lam, Y = self._solve(q - p.k, np.concatenate([w, w * d], axis=1))
+        return (lam, Y[:, :rows]), (lam, Y[:, rows:])
+
     def _site_factors(self, q_abs: np.ndarray, *, form_factor: bool, units: str) -> np.ndarray | None:
         r = self.resolved
         if not form_factor and units == "spin":
@@ -167,8 +184,12 @@ class SpinWaveCalculator:
             K1, K2 = lab_frame_kernels(p.n_axis)
             proj = np.eye(3)[None] - q_hat[:, :, None] * q_hat[:, None, :]  # (N, 3, 3) polarisation factor
             parts_e, parts_s, parts_t = [], [], []
-            for shift, K in ((-p.k, K1), (0.0 * p.k, K2), (p.k, K1.conj())):
-                lam, Y = self._solve(q + shift, w)
+            shared = self._shared_side_blocks(q, w)
+            if shared is None:
+                solutions = [self._solve(q - p.k, w), self._solve(q, w), self._solve(q + p.k, w)]
+            else:
+                solutions = [shared[0], self._solve(q, w), shared[1]]
+            for (lam, Y), K in zip(solutions, (K1, K2, K1.conj())):
                 parts_e.append(lam)
                 if want_sab:
                     s = np.einsum("nam,nbm->nmab", Y, Y.conj()) / p.n

@@ -56,12 +56,12 @@ class TorchSolver:
         return h + self.h0
 
     def solve(self, q: np.ndarray, w: np.ndarray, *, hermitian: bool, omega_tol: float):
-        """Signed energies (N, 2n) and amplitudes Y = w V (N, 3, 2n), as numpy arrays."""
+        """Signed energies (N, 2n) and amplitudes Y = w V (N, R, 2n) for w (N or 1, R, 2n), as numpy arrays."""
         torch = self.torch
         h = self.hamiltonian(q)
         dim = h.shape[1]
         wt = torch.as_tensor(np.ascontiguousarray(w), dtype=torch.complex128, device=self.device)
-        wt = wt.expand(h.shape[0], 3, dim)
+        wt = wt.expand(h.shape[0], wt.shape[1], dim)  # 3 rows, or 6 for two gauge-related blocks
         if not hermitian:
             lam, V = torch.linalg.eig(self.g[None, :, None] * h)
             order = torch.argsort(-lam.real, dim=1)

@@ -165,7 +165,7 @@ def paired_benchmark(args, model, det, q_edges, e_edges, settings, workdir: Path
 
 
 def generator_spec(args) -> dict:
-    """The default generator, without the residual input connection unless ``--residual``.
+    """The default generator (no residual input connection), or with it when ``--residual``.
 
     With ``residual=True`` the generator adds its correction to the normalised input; clean spin-wave maps
     have sharp, bright modes that the resolution spreads out, so the residual path first passes the
@@ -173,7 +173,7 @@ def generator_spec(args) -> dict:
     """
     from insgan_core.gan.config import default_generator
 
-    return {**default_generator(), "residual": bool(args.residual)}
+    return {**default_generator(), "residual": True} if args.residual else default_generator()
 
 
 def heldout_blocks(q_edges, *, block_invA: float):

@@ -42,7 +42,7 @@ def test_paired_from_folders(tmp_path, paired_dirs):
     md = read_metadata(out)
     assert md["training"]["steps"] == 3 and md["training"]["n_sources"] == 3
     assert md["instrument"] == "MERLIN" and md["ei_meV"] == 62.0
-    assert md["network"] == {"name": "unet", "width": 4, "depth": 3, "norm": "none"}
+    assert md["network"] == {"name": "unet", "width": 4, "depth": 3, "norm": "none", "residual": False}
     applied = load_model(out).apply(io.load(src / "m0.npz"))
     np.testing.assert_array_equal(np.isnan(applied.signal), np.isnan(io.load(tgt / "m0.nxs").signal))
     assert (tmp_path / "model_checkpoints" / "train_log.csv").is_file()

@@ -173,7 +173,8 @@ def test_bonds_in_shell_counts_each_bond_once():
 def test_bi2fe4o9_model_resembles_the_measured_spectrum(bi2fe4o9_5k):
     """The library Bi2Fe4O9 model puts magnetic weight at the |Q| where MERLIN sees it (5 K data).
 
-    |Q| profiles of energy bands correlate (measured here: 0.84, 0.91, 0.97 for 10–16, 16–24, 24–32 meV).
+    |Q| profiles of energy bands correlate (measured here: 0.94, 0.95, 0.76 for 10–16, 16–24, 24–32 meV;
+    the weak 24–32 meV tail of the band correlates least).
     """
     from insgan_core.data.io import load
     from insgan_core.data.reduction import powder_map as reduce_to_sqw
@@ -191,3 +192,24 @@ def test_bi2fe4o9_model_resembles_the_measured_spectrum(bi2fe4o9_5k):
         ok = np.isfinite(measured)
         assert ok.sum() > 10
         assert np.corrcoef(measured[ok], simulated[ok])[0, 1] > 0.75, (lo, hi)
+
+
+def test_bi2fe4o9_flat_mode_at_published_energy(bi2fe4o9_5k):
+    """The published Bi2Fe4O9 exchanges put the dimer-precession flat mode at 19 meV (Beauvois et al.,
+    PRL 124, 127202 (2020)); the measured MERLIN cut at |Q| 1.0–1.5 Å⁻¹ peaks there too.
+    """
+    from insgan_core.data.io import load
+    from insgan_core.data.reduction import powder_map as reduce_to_sqw
+    from insgan_core.spinwave import powder_map
+
+    q_edges, e_edges = np.arange(1.0, 1.51, 0.1), np.arange(10.0, 28.1, 0.5)
+    sim = powder_map(load_model("bi2fe4o9"), q_edges=q_edges, e_edges=e_edges, n_directions=150, fwhm_meV=2.5)
+    data = reduce_to_sqw(load(bi2fe4o9_5k), q_edges=q_edges, e_edges=e_edges)
+    e = sim.e_axis.centres
+    simulated_peak = e[np.argmax(sim.signal.mean(axis=0))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        measured = np.nanmean(data.signal, axis=0)
+    measured_peak = e[np.nanargmax(measured)]
+    assert 18.0 <= simulated_peak <= 20.5, simulated_peak
+    assert abs(simulated_peak - measured_peak) <= 1.5, (simulated_peak, measured_peak)

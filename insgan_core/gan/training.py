@@ -329,6 +329,9 @@ class _Trainer:
             return cfg.lr
         return cfg.lr * max(cfg.steps - step, 1) / max(cfg.steps - start, 1)
 
+    #: unpaired: mask fake patches with the real patches' coverage before the discriminator
+    share_real_mask = True
+
     # --- one optimisation step --------------------------------------------------------------------
     def train_step(self) -> dict:
         cfg, dev, norm = self.cfg, self.device, self.normaliser
@@ -356,12 +359,15 @@ class _Trainer:
         with amp:
             fake = self.G(x) * fake_mask
             real = y * y_mask
+            # unpaired: D sees fake patches through the coverage of the real patches it is compared with,
+            # otherwise the kinematic limits / masked detectors of real data (zeros) tell fake from real
+            fake_d = fake if self.paired or not self.share_real_mask else fake * y_mask
             if self.paired:
                 d_real = self.D(torch.cat([x, real], 1))
-                d_fake = self.D(torch.cat([x, fake.detach()], 1))
+                d_fake = self.D(torch.cat([x, fake_d.detach()], 1))
             else:
                 d_real = self.D(real)
-                d_fake = self.D(fake.detach())
+                d_fake = self.D(fake_d.detach())
             loss_d = 0.5 * (self.gan_loss(d_real, True) + self.gan_loss(d_fake, False))
         self.opt_D.zero_grad(set_to_none=True)
         self.scaler.scale(loss_d).backward()
@@ -372,7 +378,7 @@ class _Trainer:
         self.D.requires_grad_(False)
         rec = {}
         with amp:
-            d_fake = self.D(torch.cat([x, fake], 1)) if self.paired else self.D(fake)
+            d_fake = self.D(torch.cat([x, fake], 1)) if self.paired else self.D(fake_d)
             loss_gan = self.gan_loss(d_fake, True)
             loss_g = cfg.lambda_gan * loss_gan
             if self.paired:

@@ -52,7 +52,8 @@ def add_simulation_arguments(parser: argparse.ArgumentParser) -> None:
     phys.add_argument("--units", choices=("spin", "mbarn"), default="spin", help="S_perp per site per meV, or mbarn/sr/meV per site")
     phys.add_argument("--backend", choices=("numpy", "torch"), default="numpy", help="solver backend (default numpy)")
     phys.add_argument("--device", default="cpu", help="torch device for --backend torch (default cpu)")
-    phys.add_argument("--workers", type=int, default=1, metavar="N", help="threads for the diagonalisation (default 1)")
+    phys.add_argument("--workers", type=int, default=None, metavar="N",
+                      help="threads for the diagonalisation (default: automatic, from OMP_NUM_THREADS or the CPU count)")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

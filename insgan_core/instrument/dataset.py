@@ -330,8 +330,11 @@ def _compute_sample(plan: dict, sample: dict, detectors) -> tuple[INSMap, INSMap
     model = load_model(cfg["model"]["name"], overrides=sample["model_parameters"] or None)
     q_edges = np.asarray(plan["grid"]["q_edges"])
     e_edges = np.asarray(plan["grid"]["e_edges"])
+    # Shards are the unit of parallelism (processes or dask workers): one solver thread per shard, so
+    # N workers never start N x cpu_count threads. A config may still set powder.workers explicitly.
+    powder = {"workers": 1, **cfg["powder"]}
     clean = powder_map(model, q_edges=q_edges, e_edges=e_edges, temperature_K=sample["temperature_K"],
-                       seed=sample["seed"], **cfg["powder"])
+                       seed=sample["seed"], **powder)
     clean.metadata.instrument = settings.instrument
     clean.metadata.ei_meV = settings.ei_meV
     clean.metadata.temperature_K = sample["temperature_K"]

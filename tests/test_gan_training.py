@@ -270,3 +270,42 @@ def test_resnet_generator_and_vanilla_loss_train(tmp_path):
     res = train(src, tgt, cfg, output_path=tmp_path / "m.safetensors")
     assert np.isfinite([res.history[-1]["loss_G"], res.history[-1]["loss_D"]]).all()
     assert read_metadata(res.model_path)["normaliser"]["per_map"] is True
+
+
+def test_mode_dependent_defaults():
+    paired, unpaired = TrainConfig(mode="paired"), TrainConfig(mode="unpaired")
+    assert paired.generator["residual"] is False and unpaired.generator["residual"] is False
+    assert paired.discriminator["norm"] == "instance" and unpaired.discriminator["norm"] == "none"
+    assert paired.augment.intensity_jitter == 0.0 and unpaired.augment.intensity_jitter == 0.3
+    shared = AugmentConfig(min_coverage=0.5)
+    cfg = TrainConfig(mode="unpaired", augment=shared, discriminator={"name": "patchgan", "norm": "instance"})
+    assert shared.intensity_jitter is None and cfg.augment.min_coverage == 0.5  # caller's object untouched
+    assert cfg.discriminator["norm"] == "instance"  # explicit choices are kept
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_unpaired_discriminator_sees_fakes_through_the_real_coverage(tmp_path):
+    # real patches carry NaN (zero) regions that the clean sources lack; the discriminator must see the
+    # fakes through the same coverage, or the mask pattern alone tells them apart
+    src, tgt = toy_pairs(3)
+    src = MapStack(src.signal, None, src.x_axis, src.e_axis)
+    q2 = Axis(np.linspace(0, 2.5, NQ + 1), "MomentumTransfer")  # other grid: output mask = input mask
+    tgt2 = MapStack(tgt.signal, None, q2, tgt.e_axis)
+    seen = []
+    import insgan_core.gan.training as training_module
+
+    orig_init = training_module._Trainer.__init__
+
+    def init(self, *a, **kw):
+        orig_init(self, *a, **kw)
+        self.D.register_forward_pre_hook(lambda mod, inp: seen.append(inp[0].detach().clone()))
+
+    training_module._Trainer.__init__ = init
+    try:
+        cfg = small_config(mode="unpaired", steps=2, batch_size=4, patch_size=16, augment=AugmentConfig(min_coverage=0.3))
+        train(src, tgt2, cfg, output_path=tmp_path / "cut.safetensors")
+    finally:
+        training_module._Trainer.__init__ = orig_init
+    real, fake = seen[0], seen[1]  # first step: D(real), D(fake)
+    assert (real == 0).any()  # the sampled real patches do contain uncovered bins
+    assert torch.all(fake[real == 0] == 0)

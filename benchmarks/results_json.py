@@ -45,4 +45,11 @@ def write_json(path: str | os.PathLike, data: dict) -> Path:
     path = Path(path)
     with atomic_path(path, suffix=".json") as tmp:
         tmp.write_text(json.dumps(_plain(data), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        tmp.chmod(0o666 & ~_umask())  # the temporary file is private (0600); give it the usual mode
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -70,7 +70,8 @@ SCRIPTS = (
 # ----------------------------------------------------------------------------------------------- running
 
 def _tail(text: str, *, lines: int = 20) -> str:
-    return "\n".join(line for line in text.strip().splitlines()[-lines:])
+    """The last ``lines`` lines of ``text``."""
+    return "\n".join(text.strip().splitlines()[-lines:])
 
 
 def run_script(script: BenchScript, *, json_dir: Path, quick: bool, threads: int | None,
@@ -457,6 +458,9 @@ def main(argv=None) -> int:
 
     with atomic_path(args.output, suffix=".md") as tmp:
         tmp.write_text(report, encoding="utf-8")
+        mask = os.umask(0)
+        os.umask(mask)
+        tmp.chmod(0o666 & ~mask)  # the temporary file is private (0600); give the report the usual mode
     print(f"\n{build_table(results, scripts=shown)}\nreport written to {args.output}")
     failed = [name for name, r in results.items() if not r["ok"]]
     if failed:

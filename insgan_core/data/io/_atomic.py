@@ -12,6 +12,12 @@ from ...errors import InsganFileError
 __all__ = ["atomic_path"]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, suffix: str = ""):
     """Yield a temporary path next to ``path``; on success it replaces ``path`` with ``os.replace``.
@@ -27,6 +33,9 @@ def atomic_path(path: str | os.PathLike, *, suffix: str = ""):
     os.close(fd)
     try:
         yield Path(tmp)
+        # mkstemp makes the file private (0600); give it the mode a plain open() would: the existing
+        # file's mode, else 0666 less the umask.
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -308,7 +308,7 @@ def run_demo(settings: DemoSettings) -> dict:
         files[name] = str(path)
 
     fig_path = out / "demo.png"
-    demo_figure(to_save, fig_path, title=f"insgan demo: {settings.model}, {inst.instrument} Ei={ei:g} meV")
+    demo_figure(to_save, fig_path, title=f"insgan demo: {settings.model}, {inst.instrument}, Ei = {ei:.1f} meV, T = {settings.temperature_K:g} K")
     files["figure"] = str(fig_path)
     timings["total"] = time.perf_counter() - t_start
 

@@ -12,6 +12,9 @@ from ..data.plotting import plot_map
 
 __all__ = ["magnon_windows", "demo_figure"]
 
+#: energy transfer (meV) above which the colour scale and cut limits are taken (clear of the elastic line)
+INELASTIC_FROM_MEV = 5.0
+
 #: panel titles of the maps the demo writes
 TITLES = {
     "clean_simulation": "Clean simulation",
@@ -54,7 +57,7 @@ def demo_figure(maps: dict[str, INSMap], path: str | Path, *, title: str = "", d
     """Write the demo figure (PNG).
 
     Top row: every map of ``maps`` (keys from :data:`TITLES`) on one linear colour scale (0 to the 99th
-    percentile of the artefact simulation, or of the measured map). Bottom row: an energy cut through
+    percentile above :data:`INELASTIC_FROM_MEV` of the measured map, or of the artefact simulation). Bottom row: an energy cut through
     the magnon (|Q| window around the strongest inelastic intensity of the clean simulation, mean over
     the window) and a |Q| cut (energy window around the magnon peak), each for all maps.
 
@@ -73,7 +76,10 @@ def demo_figure(maps: dict[str, INSMap], path: str | Path, *, title: str = "", d
     path = Path(path)
     names = [n for n in TITLES if n in maps]
     ref = maps.get("measured", maps.get("artefact_simulation", maps["clean_simulation"]))
-    vmax = float(np.nanpercentile(ref.signal, 99))
+    # The elastic line (and Bragg peaks on it) would set the scale and hide the magnons: take the
+    # colour limit from the inelastic part, E > INELASTIC_FROM_MEV, and let the elastic line saturate.
+    inelastic = ref.e_axis.centres > INELASTIC_FROM_MEV
+    vmax = float(np.nanpercentile(ref.signal[:, inelastic], 99))
     vmin = 0.0
     ncol = len(names)
     fig = plt.figure(figsize=(4.2 * ncol, 8.0), constrained_layout=True)
@@ -86,15 +92,21 @@ def demo_figure(maps: dict[str, INSMap], path: str | Path, *, title: str = "", d
     half = max(ncol // 2, 1)
     ax_e = fig.add_subplot(grid[1, :half])
     ax_q = fig.add_subplot(grid[1, half:])
+    e_max = 0.0
     for name in names:
         m = maps[name]
         ec = m.cut(axis="e", window=q_window, average=True)
         qc = m.cut(axis="x", window=e_window, average=True)
         ax_e.plot(ec.centres, ec.signal, label=TITLES[name], drawstyle="steps-mid")
         ax_q.plot(qc.centres, qc.signal, label=TITLES[name], drawstyle="steps-mid")
+        above = ec.signal[ec.centres > INELASTIC_FROM_MEV]
+        if np.isfinite(above).any():
+            e_max = max(e_max, float(np.nanmax(above)))
+    if e_max > 0:
+        ax_e.set_ylim(0.0, 1.25 * e_max)  # the elastic line is clipped
     ax_e.set_xlabel("Energy transfer (meV)")
     ax_e.set_ylabel("Mean intensity")
-    ax_e.set_title(f"Energy cut, |Q| = {q_window[0]:.2f}–{q_window[1]:.2f} Å⁻¹")
+    ax_e.set_title(f"Energy cut, |Q| = {q_window[0]:.2f}–{q_window[1]:.2f} Å⁻¹ (elastic line clipped)")
     ax_q.set_xlabel("|Q| (Å⁻¹)")
     ax_q.set_ylabel("Mean intensity")
     ax_q.set_title(f"|Q| cut, E = {e_window[0]:.1f}–{e_window[1]:.1f} meV")

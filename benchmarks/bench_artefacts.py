@@ -11,13 +11,13 @@ Run:  python benchmarks/bench_artefacts.py [--repeats 3] [--mc-samples 64 256] [
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
 
 from insgan_core.data import Axis, INSMap
 from insgan_core.instrument import ArtefactConfig, InstrumentSettings, ResolutionConfig, apply_artefacts
+from timing import best_time
 
 
 def clean_map(nq: int = 200, ne: int = 200) -> INSMap:
@@ -30,15 +30,6 @@ def clean_map(nq: int = 200, ne: int = 200) -> INSMap:
     sig = np.exp(-((ec[None, :] - disp[:, None]) ** 2) / (2 * 0.3**2)) / qc[:, None]
     return INSMap(sig, None, Axis(q_edges, "MomentumTransfer"), Axis(e_edges, "DeltaE"))
 
-
-def best_time(fn, repeats: int) -> float:
-    fn()  # warm-up (resins model construction, caches)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main(argv=None) -> None:
@@ -59,12 +50,12 @@ def main(argv=None) -> None:
     for label, steps in (("resolution only", ("resolution",)), ("full pipeline", None)):
         kw = {} if steps is None else {"steps": steps}
         cfg = ArtefactConfig(**kw)
-        t_fast = best_time(lambda: apply_artefacts(clean, settings=settings, config=cfg, method="analytic"), args.repeats)
+        t_fast = best_time(lambda: apply_artefacts(clean, settings=settings, config=cfg, method="analytic"), repeats=args.repeats)
         rows.append((label, "analytic Gaussian", t_fast, 1.0))
         for n in args.mc_samples:
             cfg_mc = ArtefactConfig(**kw, resolution=ResolutionConfig(mc_samples=n))
             t_mc = best_time(lambda: apply_artefacts(clean, settings=settings, config=cfg_mc, method="montecarlo"),
-                             args.repeats)
+                             repeats=args.repeats)
             rows.append((label, f"Monte-Carlo, {n} histories/bin", t_mc, t_mc / t_fast))
     print(f"grid {clean.shape[0]} |Q| x {clean.shape[1]} E bins, MERLIN G 250 Hz, Ei 62 meV; best of {args.repeats}")
     print(f"{'steps':<16} {'path':<32} {'s / map':>10} {'x analytic':>11}")

@@ -18,24 +18,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+from timing import best_time
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = REPO.parent / "shared" / "data" / "experimental" / "bi2fe4o9_Ei62_5K.nxspe"
 
-
-def best_time(fn, *, repeats: int) -> float:
-    """Best wall time of ``repeats`` calls of ``fn`` after one warm-up call, seconds."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main(argv=None) -> int:

@@ -32,8 +32,9 @@ import argparse
 import importlib.util
 import os
 import platform
-import time
 from pathlib import Path
+
+from timing import best_time
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -46,15 +47,6 @@ def _reference_models():
     spec.loader.exec_module(module)
     return module
 
-
-def _best_time(func, *, repeats: int) -> float:
-    func()  # warm-up (imports, caches, thread pools)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def _pyspinw_available() -> bool:
@@ -80,10 +72,10 @@ def single_crystal_jobs(refmodels, *, n_q_two: int, n_q_sixteen: int, repeats: i
         row = {"job": f"single crystal, {len(model_dict['sites'])}-site cell, {n_q} Q"}
         for backend in backends:
             calc = SpinWaveCalculator(refmodels.build_insgan(model_dict), backend=backend, workers=workers)
-            row[f"insgan_{backend}_s"] = _best_time(lambda: calc.dispersion(q), repeats=repeats)
+            row[f"insgan_{backend}_s"] = best_time(lambda: calc.dispersion(q), repeats=repeats)
         if with_pyspinw:
             ham = refmodels.build_pyspinw(model_dict)
-            row["pyspinw_s"] = _best_time(lambda: ham._energies_and_intensities(q, intensity_unit="spin"),
+            row["pyspinw_s"] = best_time(lambda: ham._energies_and_intensities(q, intensity_unit="spin"),
                                           repeats=repeats)
         row["n_q"] = n_q
         rows.append(row)
@@ -104,7 +96,7 @@ def powder_job(refmodels, *, n_q: int, n_directions: int, n_e: int, repeats: int
     row = {"job": f"powder, 2-site cell, {n_q} |Q| x {n_directions} directions x {n_e} E bins"}
     model = refmodels.build_insgan(model_dict)
     for backend in backends:
-        row[f"insgan_{backend}_s"] = _best_time(
+        row[f"insgan_{backend}_s"] = best_time(
             lambda: powder_map(model, q_edges=q_edges, e_edges=e_edges, n_directions=n_directions,
                                form_factor=False, backend=backend, workers=workers), repeats=repeats)
     if with_pyspinw:
@@ -116,7 +108,7 @@ def powder_job(refmodels, *, n_q: int, n_directions: int, n_e: int, repeats: int
         if actual != n_directions:
             row["job"] += f" (pySpinW uses {actual} directions)"
         powder = Powder(refmodels.build_pyspinw(model_dict))
-        row["pyspinw_s"] = _best_time(
+        row["pyspinw_s"] = best_time(
             lambda: powder.spectrum(q_centres, n_samples=n_directions, min_energy=float(e_edges[0]),
                                     max_energy=float(e_edges[-1]), n_energy_bins=n_e), repeats=repeats)
     return row

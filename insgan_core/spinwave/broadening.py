@@ -87,7 +87,6 @@ def histogram_modes(
     weight is conserved up to the tails beyond the output range.
     """
     e_edges = np.asarray(e_edges, dtype=float)
-    ne = e_edges.size - 1
     rows = np.asarray(rows, dtype=np.int64)
     E = np.asarray(energies, dtype=float)
     W = np.asarray(weights, dtype=float)

@@ -98,30 +98,17 @@ class ApplyINSGAN(PythonAlgorithm):
         return issues
 
     def _grid_issues(self, metadata):
-        """The core's grid-compatibility rule (TranslationModel.apply) checked before execution."""
-        from insgan_core.data.grid import Axis
+        """The core's grid-compatibility rule (ModelGrid.mismatch, as TranslationModel.apply uses it)."""
         from insgan_core.gan.inference import ModelGrid
 
-        g = metadata["grid"]
-        model_grid = ModelGrid(Axis(g["x_edges"], g["x_unit"]), Axis(g["e_edges"], g["e_unit"]))
+        model_grid = ModelGrid.from_metadata(metadata)
         rebin = self.getProperty("RebinToModelGrid").value
         members, _ = self._input_members()
         for ws in members:
             m = mantid_bridge.workspace_to_map(ws)
-            if m.x_axis.equals(model_grid.x_axis) and m.e_axis.equals(model_grid.e_axis):
-                continue
-            grid = ModelGrid(m.x_axis, m.e_axis).describe()
-            if m.x_axis.unit != model_grid.x_axis.unit:
-                return {
-                    "InputWorkspace": f"InputWorkspace: workspace '{ws.name()}' has x unit '{m.x_axis.unit}' but the "
-                    f"model was trained on '{model_grid.x_axis.unit}' maps; rebinning cannot convert units"
-                }
-            if not rebin:
-                return {
-                    "InputWorkspace": f"InputWorkspace: workspace '{ws.name()}' grid {grid} differs from the model "
-                    f"grid {model_grid.describe()}; set RebinToModelGrid=True to rebin to the model grid and back, "
-                    "or simulate on the model's grid"
-                }
+            _, problem = model_grid.mismatch(m.x_axis, m.e_axis, rebin=rebin)
+            if problem:
+                return {"InputWorkspace": f"InputWorkspace: workspace '{ws.name()}' {problem}"}
         return {}
 
     def PyExec(self):

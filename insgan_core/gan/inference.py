@@ -64,6 +64,38 @@ class ModelGrid(NamedTuple):
             f"{e.unit} {e.edges[0]:g}..{e.edges[-1]:g} ({e.size} bins)"
         )
 
+    @classmethod
+    def from_metadata(cls, metadata: dict) -> "ModelGrid":
+        """The grid stored in model-file metadata (``metadata["grid"]``)."""
+        g = metadata["grid"]
+        return cls(Axis(np.asarray(g["x_edges"], float), g["x_unit"]), Axis(np.asarray(g["e_edges"], float), g["e_unit"]))
+
+    def mismatch(self, x_axis: Axis, e_axis: Axis, *, rebin: bool) -> tuple[bool, str | None]:
+        """How maps on (``x_axis``, ``e_axis``) fit this grid.
+
+        Returns
+        -------
+        (needs_rebin, problem) : (bool, str or None)
+            ``needs_rebin`` is True when the maps must be rebinned to this grid; ``problem`` is a message
+            saying why they cannot be used (a different grid without ``rebin``, or a different x unit),
+            else None.
+        """
+        if x_axis.equals(self.x_axis) and e_axis.equals(self.e_axis):
+            return False, None
+        described = ModelGrid(x_axis, e_axis).describe()
+        if not rebin:
+            return True, (
+                f"grid {described} differs from the model grid {self.describe()}; rebin the input onto the model "
+                "grid, or ask for rebinning (apply(..., rebin=True), 'insgan apply --rebin', ApplyINSGAN's "
+                "RebinToModelGrid)"
+            )
+        if x_axis.unit != self.x_axis.unit:
+            return True, (
+                f"x axis is '{x_axis.unit}' but the model was trained on '{self.x_axis.unit}' maps; "
+                "rebinning cannot convert units"
+            )
+        return True, None
+
 
 def resolve_device(device: str = "auto") -> torch.device:
     """``"auto"`` → CUDA when available, else CPU; other strings are passed to :class:`torch.device`."""
@@ -126,9 +158,8 @@ class TranslationModel:
         self.device = resolve_device(device)
         self.generator = generator.to(self.device).eval()
         self.normaliser = Normaliser.from_dict(self.metadata["normaliser"])
-        g = self.metadata["grid"]
         try:
-            self.grid = ModelGrid(Axis(np.asarray(g["x_edges"], float), g["x_unit"]), Axis(np.asarray(g["e_edges"], float), g["e_unit"]))
+            self.grid = ModelGrid.from_metadata(self.metadata)
         except (KeyError, TypeError, ValueError) as exc:
             raise InsganInputError(f"model {source or '(in memory)'}: bad 'grid' metadata: {exc}") from None
         shape = (self.grid.x_axis.size, self.grid.e_axis.size)
@@ -160,21 +191,10 @@ class TranslationModel:
     # --- grid handling ----------------------------------------------------------------------------
     def _check_grid(self, stack: MapStack, *, rebin: bool) -> bool:
         """True when ``stack`` must be rebinned to the model grid; raises when that is not allowed."""
-        mx, me = self.grid
-        if stack.x_axis.equals(mx) and stack.e_axis.equals(me):
-            return False
-        described = ModelGrid(stack.x_axis, stack.e_axis).describe()
-        if not rebin:
-            raise InsganInputError(
-                f"input grid {described} differs from the model grid {self.grid.describe()}; rebin the input "
-                "onto the model grid, or ask for rebinning (apply(..., rebin=True), 'insgan apply --rebin')"
-            )
-        if stack.x_axis.unit != mx.unit:
-            raise InsganInputError(
-                f"input x axis is '{stack.x_axis.unit}' but the model was trained on '{mx.unit}'; "
-                "rebinning cannot convert units"
-            )
-        return True
+        needs_rebin, problem = self.grid.mismatch(stack.x_axis, stack.e_axis, rebin=rebin)
+        if problem:
+            raise InsganInputError(f"input {problem}")
+        return needs_rebin
 
     # --- inference --------------------------------------------------------------------------------
     def translate_array(self, signal: np.ndarray, *, batch_size: int = 16) -> np.ndarray:

@@ -30,6 +30,7 @@ from mantid.kernel import (
 
 from insgan_core import mantid_bridge
 from insgan_core.errors import InsganInputError
+from insgan_core.spinwave.single_crystal import parse_q_path
 
 #: instruments offered in the dialog ("None": a clean simulation, no instrument model)
 _INSTRUMENTS = ["None", "MAPS", "MERLIN", "MARI", "LET"]
@@ -311,7 +312,7 @@ class SimulateINSSpinWave(PythonAlgorithm):
                 issues["QPath"] = "QPath: single-crystal mode needs a path, e.g. 'G=0,0,0; X=0.5,0,0; M=0.5,0.5,0'"
             else:
                 try:
-                    mantid_bridge.parse_q_path(self.getProperty("QPath").value)
+                    parse_q_path(self.getProperty("QPath").value)
                 except InsganInputError as exc:
                     issues["QPath"] = str(exc)
         reference = found["grid"][2] if "grid" in found else None
@@ -347,7 +348,7 @@ class SimulateINSSpinWave(PythonAlgorithm):
 
             result = path_map(
                 model,
-                path=mantid_bridge.parse_q_path(self.getProperty("QPath").value),
+                path=parse_q_path(self.getProperty("QPath").value),
                 e_edges=e_edges,
                 points_per_segment=self.getProperty("PointsPerSegment").value,
                 temperature_K=temperature,

@@ -14,6 +14,7 @@ import pytest
 from mantid_standin.fixture import PLUGINS_DIR, mantid_standin, standin  # noqa: F401
 
 from insgan_core import mantid_bridge
+from insgan_core.spinwave.single_crystal import parse_q_path
 from insgan_core.data.grid import Axis
 from insgan_core.data.ins_map import INSMap, MapMetadata
 from insgan_core.errors import InsganFileError, InsganInputError
@@ -245,11 +246,11 @@ def test_standin_is_not_importable_outside_the_fixture():
 
 
 def test_parse_q_path():
-    assert mantid_bridge.parse_q_path("G=0,0,0; X=0.5,0,0;M = 0.5,0.5,0") == [
+    assert parse_q_path("G=0,0,0; X=0.5,0,0;M = 0.5,0.5,0") == [
         ("G", (0.0, 0.0, 0.0)), ("X", (0.5, 0.0, 0.0)), ("M", (0.5, 0.5, 0.0))
     ]
-    assert mantid_bridge.parse_q_path("0,0,0; 1,0,0")[1] == ("(1,0,0)", (1.0, 0.0, 0.0))
+    assert parse_q_path("0,0,0; 1,0,0")[1] == ("(1,0,0)", (1.0, 0.0, 0.0))
     with pytest.raises(InsganInputError, match="QPath: corner 'X=a,0,0'"):
-        mantid_bridge.parse_q_path("G=0,0,0; X=a,0,0")
+        parse_q_path("G=0,0,0; X=a,0,0")
     with pytest.raises(InsganInputError, match="at least two corners"):
-        mantid_bridge.parse_q_path("G=0,0,0")
+        parse_q_path("G=0,0,0")

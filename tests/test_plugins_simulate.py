@@ -8,6 +8,7 @@ import pytest
 from mantid_standin.fixture import make_map, mantid_standin, property_table, standin  # noqa: F401
 
 from insgan_core import mantid_bridge
+from insgan_core.spinwave.single_crystal import parse_q_path
 
 spinwave = pytest.importorskip("insgan_core.spinwave")
 if not hasattr(spinwave, "powder_map"):
@@ -83,7 +84,7 @@ def test_single_crystal_path_equals_the_core(standin):
     path = "G=0,0,0; X=0.5,0,0"
     ws = simulate(standin.simpleapi, Mode="single-crystal", QBinning="", QPath=path, PointsPerSegment=20)
     corners = [("G", (0.0, 0.0, 0.0)), ("X", (0.5, 0.0, 0.0))]
-    assert mantid_bridge.parse_q_path(path) == corners
+    assert parse_q_path(path) == corners
     core = spinwave.path_map(spinwave.load_model(MODEL, PARAMS), path=corners, e_edges=parse_binning(E_BINS),
                              points_per_segment=20)
     out = mantid_bridge.workspace_to_map(ws)

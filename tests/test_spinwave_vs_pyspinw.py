@@ -237,8 +237,9 @@ def test_insgan_matches_live_pyspinw(name):
 # The benchmark script (tiny sizes; speed targets are measured by running it, never asserted here)
 # --------------------------------------------------------------------------------------------------
 
-def test_benchmark_script_runs_on_tiny_jobs(capsys):
+def test_benchmark_script_runs_on_tiny_jobs(capsys, monkeypatch):
     path = REFERENCE_DIR.parents[2] / "benchmarks" / "bench_spinwave.py"
+    monkeypatch.syspath_prepend(str(path.parent))  # as when run as a script: sibling helper modules
     spec = importlib.util.spec_from_file_location("bench_spinwave", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)

@@ -23,7 +23,7 @@ from .lattice import Lattice
 from .model import SIGN_CONVENTION, Anisotropy, Bond, Exchange, Site, SpinWaveModel
 from .model_file import list_models, load_model, model_from_dict, model_to_dict, parse_overrides
 from .powder import fibonacci_sphere, powder_map
-from .single_crystal import path_map, q_path, sqw_points
+from .single_crystal import parse_q_path, path_map, q_path, sqw_points
 
 __all__ = [
     "SIGN_CONVENTION",
@@ -45,6 +45,7 @@ __all__ = [
     "powder_map",
     "path_map",
     "q_path",
+    "parse_q_path",
     "sqw_points",
     "fibonacci_sphere",
     "form_factor",

@@ -14,7 +14,7 @@ from .calculator import SpinWaveCalculator
 from .model import SIGN_CONVENTION, SpinWaveModel
 from .powder import check_edges
 
-__all__ = ["q_path", "path_map", "sqw_points"]
+__all__ = ["q_path", "parse_q_path", "path_map", "sqw_points"]
 
 
 def q_path(corners, *, points_per_segment: int = 50) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -145,3 +145,32 @@ def path_map(
     }
     md = MapMetadata(temperature_K=float(temperature_K), sample=calc.model.name, provenance={"spinwave": provenance})
     return INSMap(signal, np.zeros_like(signal), x_axis, e_axis, md, distribution=True)
+
+
+def parse_q_path(text: str, *, name: str = "QPath") -> list[tuple[str, tuple[float, float, float]]]:
+    """Corners of a reciprocal-space path from ``"G=0,0,0; X=0.5,0,0; M=0.5,0.5,0"`` (r.l.u.).
+
+    Corners are separated by ``;``; each is ``label=h,k,l`` or just ``h,k,l`` (then labelled by its
+    coordinates). Returns ``[(label, (h, k, l)), ...]`` as :func:`insgan_core.spinwave.path_map` takes.
+
+    Raises
+    ------
+    InsganInputError
+        Naming ``name``, for fewer than two corners or a corner that is not three numbers.
+    """
+    corners = []
+    for part in [p.strip() for p in str(text).split(";") if p.strip()]:
+        label, _, coords = part.rpartition("=")
+        try:
+            hkl = tuple(float(v) for v in coords.split(","))
+        except ValueError:
+            hkl = ()
+        if len(hkl) != 3 or not all(np.isfinite(hkl)):
+            raise InsganInputError(
+                f"{name}: corner '{part}' is not 'label=h,k,l' (three numbers in r.l.u.); "
+                "example: 'G=0,0,0; X=0.5,0,0; M=0.5,0.5,0'"
+            )
+        corners.append((label.strip() or "(" + ",".join(f"{v:g}" for v in hkl) + ")", hkl))
+    if len(corners) < 2:
+        raise InsganInputError(f"{name}: a path needs at least two corners separated by ';', got {text!r}")
+    return corners

@@ -480,8 +480,7 @@ def generate_dataset(
         elif scheduler is not None and scheduler != LOCAL_CLUSTER:
             _run_dask(plan, todo, output_dir, scheduler, retries, bar, done, failures)
         elif (workers if workers is not None else (os.cpu_count() or 1)) <= 1 or len(todo) <= 1:
-            for k in todo:
-                _run_with_retries(lambda: _run_shard(plan, k, str(output_dir)), k, retries, bar, done, failures)
+            _run_serial(plan, todo, output_dir, retries, bar, done, failures)
         else:
             _run_local_pool(plan, todo, output_dir, workers, retries, bar, done, failures)
     finally:
@@ -497,18 +496,31 @@ def generate_dataset(
     return manifest
 
 
-def _run_with_retries(fn, k, retries, bar, done, failures):
-    for attempt in range(retries + 1):
-        try:
-            done.append(fn())
-            failures.pop(k, None)
-            bar.update(1)
-            return
-        except InsganInputError:
-            raise
-        except Exception as exc:  # reported and retried
-            log.warning("shard %d failed (attempt %d of %d): %s: %s", k, attempt + 1, retries + 1, type(exc).__name__, exc)
-            failures[k] = f"{type(exc).__name__}: {exc}"
+def _settle(k, result, attempts, retries, bar, done, failures, *, where: str = "") -> bool:
+    """Book one attempt at shard ``k``; ``result()`` returns the shard's file name or raises.
+
+    A success is recorded in ``done``; a failure is reported and kept in ``failures``. Bad input
+    (:class:`InsganInputError`) is never retried. Returns True when the shard should be run again.
+    """
+    try:
+        done.append(result())
+    except InsganInputError:
+        raise
+    except Exception as exc:  # reported and retried
+        attempts[k] += 1
+        failures[k] = f"{type(exc).__name__}: {exc}"
+        log.warning("shard %d failed%s (attempt %d of %d): %s", k, where, attempts[k], retries + 1, failures[k])
+        return attempts[k] <= retries
+    failures.pop(k, None)
+    bar.update(1)
+    return False
+
+
+def _run_serial(plan, todo, output_dir, retries, bar, done, failures):
+    attempts = {k: 0 for k in todo}
+    for k in todo:
+        while _settle(k, lambda: _run_shard(plan, k, str(output_dir)), attempts, retries, bar, done, failures):
+            pass
 
 
 def _run_local_pool(plan, todo, output_dir, workers, retries, bar, done, failures):
@@ -521,18 +533,8 @@ def _run_local_pool(plan, todo, output_dir, workers, retries, bar, done, failure
         while pending:
             for fut in as_completed(list(pending)):
                 k = pending.pop(fut)
-                try:
-                    done.append(fut.result())
-                    failures.pop(k, None)
-                    bar.update(1)
-                except InsganInputError:
-                    raise
-                except Exception as exc:
-                    attempts[k] += 1
-                    failures[k] = f"{type(exc).__name__}: {exc}"
-                    log.warning("shard %d failed (attempt %d of %d): %s", k, attempts[k], retries + 1, failures[k])
-                    if attempts[k] <= retries:
-                        pending[pool.submit(_run_shard, plan, k, str(output_dir))] = k
+                if _settle(k, fut.result, attempts, retries, bar, done, failures):
+                    pending[pool.submit(_run_shard, plan, k, str(output_dir))] = k
                 break  # re-enter as_completed with the updated pending set
 
 
@@ -547,20 +549,10 @@ def _run_dask(plan, todo, output_dir, scheduler, retries, bar, done, failures):
         queue = dask_completed(list(futures))
         for fut in queue:
             k = futures.pop(fut)
-            try:
-                done.append(fut.result())
-                failures.pop(k, None)
-                bar.update(1)
-            except InsganInputError:
-                raise
-            except Exception as exc:
-                attempts[k] += 1
-                failures[k] = f"{type(exc).__name__}: {exc}"
-                log.warning("shard %d failed on the cluster (attempt %d of %d): %s", k, attempts[k], retries + 1, failures[k])
-                if attempts[k] <= retries:
-                    new = client.submit(_run_shard, plan, k, str(output_dir), pure=False)
-                    futures[new] = k
-                    queue.add(new)
+            if _settle(k, fut.result, attempts, retries, bar, done, failures, where=" on the cluster"):
+                new = client.submit(_run_shard, plan, k, str(output_dir), pure=False)
+                futures[new] = k
+                queue.add(new)
     finally:
         if own:
             client.close()

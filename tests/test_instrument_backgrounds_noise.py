@@ -14,10 +14,10 @@ from insgan_core.instrument import (
     PhononBackground,
     add_poisson_noise,
     apply_artefacts,
-    bose_factor,
     energy_fwhm_meV,
 )
 from insgan_core.instrument.backgrounds import background_from_dict, background_to_dict
+from insgan_core.spinwave.bose import bose_factor
 
 S = InstrumentSettings()
 Q = np.array([0.5, 1.0, 2.0, 4.0])
@@ -52,14 +52,14 @@ def test_flat_background_and_aluminium_lines_integrals():
     np.testing.assert_allclose((flat * DE).sum(axis=1), 0.25 * 122.0, rtol=1e-12)
     al = AluminiumCanLines(amplitudes=(0.3, 0.1), energies_meV=(20.0, 36.5), temperature_K=150.0)
     i = al.intensity(Q, E_EDGES, S)
-    expected = sum(a * (2 * bose_factor(e, 150.0) - 1) for a, e in ((0.3, 20.0), (0.1, 36.5)))  # (n+1) + n
+    expected = sum(a * (2 * bose_factor(e, temperature_K=150.0) - 1) for a, e in ((0.3, 20.0), (0.1, 36.5)))  # (n+1) + n
     np.testing.assert_allclose((i * DE).sum(axis=1), expected * Q**2, rtol=1e-6)
 
 
 def test_bose_factor_limits():
-    np.testing.assert_allclose(bose_factor(np.array([10.0, -10.0]), 0.0), [1.0, 0.0])
+    np.testing.assert_allclose(bose_factor(np.array([10.0, -10.0]), temperature_K=0.0), [1.0, 0.0])
     kt = 0.08617333262 * 300
-    np.testing.assert_allclose(bose_factor(0.01, 300.0), kt / 0.01 + 0.5, rtol=1e-4)
+    np.testing.assert_allclose(bose_factor(0.01, temperature_K=300.0), kt / 0.01 + 0.5, rtol=1e-4)
 
 
 def test_background_errors_and_round_trip():
@@ -69,6 +69,8 @@ def test_background_errors_and_round_trip():
         background_from_dict({"kind": "magnons"})
     with pytest.raises(InsganInputError, match="unknown parameter"):
         background_from_dict({"kind": "flat", "height": 2})
+    with pytest.raises(InsganInputError, match="line energies must be > 0"):
+        AluminiumCanLines(amplitudes=(0.1,), energies_meV=(0.0,))
     step = PhononBackground(amplitude=0.3, temperature_K=50.0)
     assert background_from_dict(background_to_dict(step)) == step
 

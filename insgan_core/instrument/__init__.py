@@ -5,7 +5,7 @@ through the data layer's powder reduction, backgrounds, counting noise, a Monte-
 convolution, and paired training-set generation (local cores or a dask.distributed cluster).
 """
 
-from .backgrounds import AluminiumCanLines, FlatBackground, IncoherentElastic, PhononBackground, bose_factor
+from .backgrounds import AluminiumCanLines, FlatBackground, IncoherentElastic, PhononBackground
 from .coverage import builtin_detectors, detector_path, sample_at_pixels
 from .dataset import generate_dataset, load_dataset, read_dataset_config
 from .energy_resolution import energy_fwhm_meV, energy_sigma_meV
@@ -30,7 +30,6 @@ __all__ = [
     "PhononBackground",
     "FlatBackground",
     "AluminiumCanLines",
-    "bose_factor",
     "add_poisson_noise",
     "mc_resolution_map",
     "STEPS",

@@ -14,11 +14,10 @@ from scipy.integrate import quad
 from scipy.special import erf
 
 from ..errors import InsganInputError
+from ..spinwave.bose import KB_MEV_PER_K, bose_factor
 from .energy_resolution import SIGMA_TO_FWHM, energy_sigma_meV
 
 __all__ = [
-    "K_B_MEV_PER_K",
-    "bose_factor",
     "IncoherentElastic",
     "PhononBackground",
     "FlatBackground",
@@ -27,23 +26,6 @@ __all__ = [
     "background_from_dict",
     "background_to_dict",
 ]
-
-#: Boltzmann constant in meV/K
-K_B_MEV_PER_K = 0.08617333262
-
-
-def bose_factor(energy_meV, temperature_K: float):
-    """n(E) + 1 = 1 / (1 − exp(−E / k_B T)) for energy transfer E (meV), any sign.
-
-    Gives n + 1 for neutron energy loss (E > 0) and n(|E|) for energy gain (E < 0), so that
-    S(−E) = exp(−E/k_BT) S(E) (detailed balance). At T = 0: 1 for E > 0, 0 for E < 0. Diverges at E = 0.
-    """
-    e = np.asarray(energy_meV, dtype=np.float64)
-    if temperature_K <= 0:
-        return np.where(e > 0, 1.0, 0.0)
-    with np.errstate(divide="ignore", over="ignore"):
-        return 1.0 / -np.expm1(-e / (K_B_MEV_PER_K * temperature_K))
-
 
 def _check(name: str, **values):
     for key, value in values.items():
@@ -135,7 +117,7 @@ class PhononBackground:
         t = self.temperature_K
         if t <= 0:
             return np.maximum(e, 0.0)
-        kt = K_B_MEV_PER_K * t
+        kt = KB_MEV_PER_K * t
         small = np.abs(e) < 1e-9 * kt
         with np.errstate(divide="ignore", invalid="ignore"):
             val = e / -np.expm1(-e / kt)
@@ -193,6 +175,10 @@ class AluminiumCanLines:
         object.__setattr__(self, "amplitudes", tuple(float(a) for a in self.amplitudes))
         object.__setattr__(self, "energies_meV", tuple(float(e) for e in self.energies_meV))
         _check(self.name, amplitudes=self.amplitudes, energies_meV=self.energies_meV, temperature_K=self.temperature_K)
+        if not all(e > 0 for e in self.energies_meV):
+            raise InsganInputError(
+                f"background 'aluminium': phonon line energies must be > 0 meV, got {tuple(self.energies_meV)}"
+            )
         if len(self.amplitudes) != len(self.energies_meV):
             raise InsganInputError(
                 f"background 'aluminium': {len(self.amplitudes)} amplitudes for {len(self.energies_meV)} energies; give one each"
@@ -209,7 +195,7 @@ class AluminiumCanLines:
                 sigma = energy_sigma_meV(settings, ek)
             else:
                 continue  # line beyond Ei: never measured
-            n1 = float(bose_factor(ek, self.temperature_K))
+            n1 = float(bose_factor(ek, temperature_K=self.temperature_K))
             n0 = n1 - 1.0
             profile += a * (n1 * _gaussian_bin_average(e_edges, ek, sigma) + n0 * _gaussian_bin_average(e_edges, -ek, sigma))
         return (q**2 * np.exp(-self.u2_A2 * q**2))[:, None] * profile[None, :]

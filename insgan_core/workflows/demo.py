@@ -28,6 +28,7 @@ from ..data.io._atomic import atomic_path
 from ..data.reduction import powder_map as reduce_to_powder
 from ..errors import InsganInputError
 from ..gan import TrainConfig, evaluate, load_model, train
+from ..gan.inference import estimate_count_scale
 from ..gan.metrics import relative_l1
 from ..instrument import (
     ArtefactConfig,
@@ -132,12 +133,12 @@ def _scaled_parameters(base: dict, rng: np.random.Generator, spread: float) -> d
 
 
 def _counts_scale_from_measured(real: INSMap) -> float:
-    """Counts per unit intensity implied by Poisson errors: signal = N/c, error = √N/c ⇒ c = signal/error²."""
-    s, e = real.signal, real.error
-    ok = np.isfinite(s) & np.isfinite(e) & (s > 0) & (e > 0)
-    if ok.sum() < 10:
-        raise InsganInputError("measured map: too few bins with positive signal and error to infer counting statistics")
-    return float(np.median(s[ok] / e[ok] ** 2))
+    """Counts per unit intensity implied by the measured map's Poisson errors (see
+    :func:`insgan_core.gan.inference.estimate_count_scale`)."""
+    c = estimate_count_scale(MapStack.from_maps([real]))
+    if c is None:
+        raise InsganInputError("measured map: no bin with positive signal and error to infer counting statistics from")
+    return c
 
 
 def _scale_to(reference: INSMap, model_map: INSMap, *, e_min_meV: float = 5.0) -> float:
@@ -149,10 +150,6 @@ def _scale_to(reference: INSMap, model_map: INSMap, *, e_min_meV: float = 5.0) -
     if ok.sum() < 10 or denom <= 0:
         raise InsganInputError("measured map and simulation share too few covered bins above 5 meV to set the scale")
     return float(np.dot(m, r) / denom)
-
-
-def _times(m: INSMap, k: float) -> INSMap:
-    return m.with_data(m.signal * k, m.error * abs(k))
 
 
 def run_demo(settings: DemoSettings) -> dict:
@@ -235,8 +232,8 @@ def run_demo(settings: DemoSettings) -> dict:
     else:
         k = 1.0
         count_scale = 200.0 / float(np.nanpercentile(noise_free[0].signal, 99))
-    clean_maps = [_times(m, k) for m in clean_maps]
-    noise_free = [_times(m, k) for m in noise_free]
+    clean_maps = [m * k for m in clean_maps]
+    noise_free = [m * k for m in noise_free]
     artefact = [
         add_poisson_noise(m, count_scale=count_scale, seed=settings.seed + 10_000 + i) for i, m in enumerate(noise_free)
     ]

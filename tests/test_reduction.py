@@ -191,6 +191,8 @@ def test_ki_over_kf_applied_only_when_missing():
         ({"q_edges": "0,0.1,5", "e_edges": "70,1,80"}, ">= Ei"),
         ({"q_edges": "0,0.1,5", "method": "voronoi"}, "method"),
         ({"q_edges": "-1,0.1,5"}, ">= 0"),
+        ({"q_edges": [0.0, 2.0, 1.0]}, "q_bins: bin edges must be strictly increasing"),
+        ({"q_edges": "0,0.1,5", "e_edges": [0.0, np.nan, 1.0]}, "e_bins: bin edges contain NaN"),
     ],
 )
 def test_bad_arguments_raise(kwargs, fragment):

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import InsganInputError
 
-__all__ = ["Axis", "parse_binning", "axes_equal", "UNIT_LABELS"]
+__all__ = ["Axis", "parse_binning", "check_edges", "axes_equal", "UNIT_LABELS"]
 
 #: Mantid unit ID -> (axis caption, unit string for plots)
 UNIT_LABELS = {
@@ -137,3 +137,17 @@ def parse_binning(text: str | tuple | list, *, name: str = "binning") -> np.ndar
     else:
         edges[-1] = end
     return edges
+
+
+def check_edges(edges, *, name: str, unit: str, minimum: float | None = None) -> Axis:
+    """Axis from bin edges, with errors naming the option (empty, reversed, NaN, below minimum)."""
+    arr = np.asarray(edges, dtype=float) if edges is not None else np.array([])
+    if arr.ndim != 1 or arr.size < 2:
+        raise InsganInputError(f"{name}: need at least 2 bin edges (one bin), got {arr.size}; e.g. parse_binning('0,0.05,3')")
+    if not np.all(np.isfinite(arr)):
+        raise InsganInputError(f"{name}: bin edges contain NaN or inf")
+    if not np.all(np.diff(arr) > 0):
+        raise InsganInputError(f"{name}: bin edges must be strictly increasing (got {arr[:3].tolist()}...); reversed or repeated edges are not allowed")
+    if minimum is not None and arr[0] < minimum:
+        raise InsganInputError(f"{name}: first edge {arr[0]} is below {minimum}; |Q| cannot be negative")
+    return Axis(arr, unit)

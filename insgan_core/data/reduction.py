@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import InsganInputError
 from .detector import DetectorData
-from .grid import Axis, parse_binning
+from .grid import Axis, check_edges, parse_binning
 from .ins_map import INSMap
 from .kinematics import k_from_energy, q_from_angle
 
@@ -34,9 +34,7 @@ def _edges(value, *, name: str) -> np.ndarray:
     """Bin edges from a ``"start,step,end"`` string or an array of edges (validated)."""
     if isinstance(value, str):
         return parse_binning(value, name=name)
-    edges = np.asarray(value, dtype=np.float64)
-    Axis(edges, "MomentumTransfer" if name.startswith("q") else "DeltaE")  # validates (raises InsganInputError)
-    return edges
+    return check_edges(value, name=name, unit="MomentumTransfer" if name.startswith("q") else "DeltaE").edges
 
 
 def effective_polar_widths(det: DetectorData) -> np.ndarray:

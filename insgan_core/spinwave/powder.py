@@ -7,7 +7,7 @@ from typing import Callable
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ..data.grid import Axis
+from ..data.grid import check_edges
 from ..data.ins_map import INSMap, MapMetadata
 from ..errors import InsganInputError
 from .broadening import histogram_modes, resolve_width
@@ -15,7 +15,7 @@ from .calculator import SpinWaveCalculator
 from .model import SIGN_CONVENTION, SpinWaveModel
 from .parallel import single_blas_thread
 
-__all__ = ["fibonacci_sphere", "shell_directions", "powder_map", "check_edges"]
+__all__ = ["fibonacci_sphere", "shell_directions", "powder_map"]
 
 _GOLDEN_ANGLE = np.pi * (3.0 - np.sqrt(5.0))
 
@@ -36,20 +36,6 @@ def shell_directions(n_shells: int, n_directions: int, *, seed: int = 0) -> np.n
     base = fibonacci_sphere(n_directions)
     rot = Rotation.random(n_shells, random_state=np.random.default_rng(seed)).as_matrix()
     return np.einsum("sab,db->sda", rot.reshape(n_shells, 3, 3), base)
-
-
-def check_edges(edges, *, name: str, unit: str, minimum: float | None = None) -> Axis:
-    """Axis from bin edges, with errors naming the option (empty, reversed, NaN, below minimum)."""
-    arr = np.asarray(edges, dtype=float) if edges is not None else np.array([])
-    if arr.ndim != 1 or arr.size < 2:
-        raise InsganInputError(f"{name}: need at least 2 bin edges (one bin), got {arr.size}; e.g. parse_binning('0,0.05,3')")
-    if not np.all(np.isfinite(arr)):
-        raise InsganInputError(f"{name}: bin edges contain NaN or inf")
-    if not np.all(np.diff(arr) > 0):
-        raise InsganInputError(f"{name}: bin edges must be strictly increasing (got {arr[:3].tolist()}...); reversed or repeated edges are not allowed")
-    if minimum is not None and arr[0] < minimum:
-        raise InsganInputError(f"{name}: first edge {arr[0]} is below {minimum}; |Q| cannot be negative")
-    return Axis(arr, unit)
 
 
 def powder_map(

@@ -12,7 +12,7 @@ from ..errors import InsganInputError
 from .broadening import histogram_modes, resolve_width
 from .calculator import SpinWaveCalculator
 from .model import SIGN_CONVENTION, SpinWaveModel
-from .powder import check_edges
+from ..data.grid import check_edges
 
 __all__ = ["q_path", "parse_q_path", "path_map", "sqw_points"]
 

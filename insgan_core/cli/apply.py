@@ -10,16 +10,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..data import io
-from ..data.detector import DetectorData
-from ..data.ins_map import INSMap
 from ..errors import InsganInputError
+from ._maps import MAP_SUFFIXES, load_map_on_grid, map_files
 
-__all__ = ["add_parser", "run", "MAP_SUFFIXES", "list_map_files", "load_map_on_grid"]
+__all__ = ["add_parser", "run", "list_map_files"]
 
 log = logging.getLogger("insgan")
-
-#: file name endings read from an input folder
-MAP_SUFFIXES = (".nxs", ".nxspe", ".npz", ".nx5", ".h5", ".hdf5")
 
 EPILOG = """\
 example: insgan apply merlin_bfo.safetensors clean_sqw.nxs -o experiment_like.nxs
@@ -69,24 +65,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def list_map_files(folder: Path) -> list[Path]:
     """Map files in ``folder`` (not recursive), sorted by name; raises when there are none."""
-    files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in MAP_SUFFIXES)
+    files = map_files(folder)
     if not files:
         raise InsganInputError(f"{folder}: no map files ({', '.join(MAP_SUFFIXES)}) in this folder")
     return files
-
-
-def load_map_on_grid(path: Path, *, q_edges=None, e_edges=None) -> INSMap:
-    """Read a map file; detector-space data is converted to S(|Q|,E) on ``q_edges`` × ``e_edges`` if given."""
-    data = io.load(path)
-    if isinstance(data, DetectorData):
-        if q_edges is None:
-            raise InsganInputError(
-                f"{path}: detector-space data; convert it to S(|Q|,E) first with 'insgan convert'"
-            )
-        from ..data.reduction import powder_map
-
-        return powder_map(data, q_edges=q_edges, e_edges=e_edges)
-    return data
 
 
 def _output_path(inp: Path, out_dir: Path, fmt: str | None) -> Path:

@@ -11,7 +11,8 @@ from pathlib import Path
 from ..data.io._atomic import atomic_path
 from ..data.ins_map import MapStack
 from ..errors import InsganInputError
-from .apply import list_map_files, load_map_on_grid
+from ._maps import load_map_on_grid
+from .apply import list_map_files
 
 __all__ = ["add_parser", "run", "parse_window"]
 

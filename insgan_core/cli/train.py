@@ -7,20 +7,18 @@ import json
 import logging
 from pathlib import Path
 
-from ..data import io
-from ..data.detector import DetectorData
 from ..data.grid import parse_binning
 from ..data.ins_map import INSMap, MapStack
 from ..errors import InsganInputError
 from ..gan.config import TrainConfig, default_generator
 from ..gan.training import train
+from ._maps import MAP_SUFFIXES, load_map_on_grid, map_files
 
 __all__ = ["add_parser", "run", "collect_maps"]
 
 log = logging.getLogger("insgan")
 
 #: file endings read from folders given as --source / --target
-MAP_SUFFIXES = (".nxs", ".npz", ".nxspe", ".h5", ".hdf5")
 #: file that marks a folder written by ``insgan make-dataset``
 DATASET_MANIFEST = "manifest.json"
 
@@ -72,7 +70,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def _files_of(path: Path, what: str) -> list[Path]:
     if path.is_dir():
-        files = sorted(f for f in path.iterdir() if f.is_file() and f.suffix.lower() in MAP_SUFFIXES)
+        files = map_files(path)
         if not files:
             raise InsganInputError(
                 f"{what}: folder {path} holds no map files (expected {', '.join(MAP_SUFFIXES)}) and is not a "
@@ -92,17 +90,11 @@ def collect_maps(paths, *, what: str, grid: tuple | None = None) -> list[INSMap]
     maps: list[INSMap] = []
     for p in paths:
         for f in _files_of(Path(p), what):
-            data = io.load(f)
-            if isinstance(data, DetectorData):
-                if grid is None:
-                    raise InsganInputError(
-                        f"{what}: {f} is detector-space data; give --q-bins (and --e-bins) or source maps on a "
-                        "|Q| grid so it can be reduced to S(|Q|,E)"
-                    )
-                from ..data.reduction import powder_map
-
-                data = powder_map(data, q_edges=grid[0], e_edges=grid[1])
-            maps.append(data)
+            q_edges, e_edges = (None, None) if grid is None else grid
+            maps.append(load_map_on_grid(
+                f, q_edges=q_edges, e_edges=e_edges,
+                no_grid_hint=f"give {what} as maps on a |Q| grid, or --q-bins (and --e-bins) to reduce it to S(|Q|,E)",
+            ))
     if not maps:
         raise InsganInputError(f"{what}: no maps given")
     return maps

@@ -6,7 +6,8 @@ import torch
 
 from insgan_core.data import Axis, INSMap, MapMetadata, MapStack
 from insgan_core.errors import InsganInputError
-from insgan_core.gan.inference import TranslationModel, estimate_count_scale
+from insgan_core.data.counting import estimate_count_scale
+from insgan_core.gan.inference import TranslationModel
 from insgan_core.gan.model_file import load_model, save_model
 from insgan_core.gan.networks import build_network
 from insgan_core.gan.normalisation import Normaliser

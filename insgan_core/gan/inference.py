@@ -19,7 +19,7 @@ Errors of the output
 --------------------
 A generator predicts one realistic map, not an uncertainty. If the model metadata holds ``count_scale``
 (counts per unit of target intensity, estimated from the training targets with
-:func:`estimate_count_scale`), the error is the Poisson estimate σ = sqrt(|S| / count_scale) that a
+:func:`insgan_core.data.counting.estimate_count_scale`), the error is the Poisson estimate σ = sqrt(|S| / count_scale) that a
 measurement with the targets' counting statistics would carry. Otherwise the error is 0 in every valid
 bin, and ``provenance["gan"]["error_model"]`` says so (so a fit does not mistake it for a measured error).
 
@@ -43,12 +43,13 @@ import torch
 from torch import nn
 
 from .._version import __version__
+from ..data.counting import poisson_counts
 from ..data.grid import Axis
 from ..data.ins_map import INSMap, MapStack
 from ..errors import InsganInputError
 from .normalisation import Normaliser
 
-__all__ = ["TranslationModel", "ModelGrid", "resolve_device", "estimate_count_scale"]
+__all__ = ["TranslationModel", "ModelGrid", "resolve_device"]
 
 
 class ModelGrid(NamedTuple):
@@ -108,19 +109,6 @@ def resolve_device(device: str = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InsganInputError(f"device: {device!r} requested but CUDA is not available; use 'cpu' or 'auto'")
     return dev
-
-
-def estimate_count_scale(targets: MapStack) -> float | None:
-    """Counts per unit intensity of Poisson-noisy maps: median of S/σ² over bins with S > 0 and σ > 0.
-
-    For counts N with σ_N = sqrt(N), a map S = N / c has σ_S = sqrt(S / c), so c = S / σ_S². Returns
-    None when no bin has a positive signal and error (e.g. noise-free maps with zero errors).
-    """
-    s, e = targets.signal, targets.error
-    ok = np.isfinite(s) & np.isfinite(e) & (s > 0) & (e > 0)
-    if not ok.any():
-        return None
-    return float(np.median(s[ok] / e[ok] ** 2))
 
 
 def _as_stack(maps) -> tuple[MapStack, bool]:
@@ -295,10 +283,9 @@ class TranslationModel:
         signal[blank] = np.nan
         if noise == "poisson":
             c = float(self.count_scale)
-            valid = ~np.isnan(signal)
-            counts = np.random.default_rng(int(seed)).poisson(c * np.clip(np.where(valid, signal, 0.0), 0.0, None))
-            signal = np.where(valid, counts / c, np.nan)
-            error = np.where(valid, np.sqrt(counts) / c, np.nan)
+            counts = poisson_counts(c * signal, rng=np.random.default_rng(int(seed)))
+            signal = counts / c
+            error = np.sqrt(counts) / c
             error_model = f"Poisson counting noise drawn with count_scale = {c:g}, seed {int(seed)}; sigma = sqrt(N) / c"
         elif self.count_scale:
             error = np.sqrt(np.abs(signal) / float(self.count_scale))

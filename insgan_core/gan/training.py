@@ -33,7 +33,8 @@ from ..errors import InsganFileError, InsganInputError
 from .augment import intensity_factors, sample_patches, valid_patch_corners
 from .config import TrainConfig
 from .distributed import DistributedContext, average_gradients, broadcast_module, init_distributed
-from .inference import TranslationModel, estimate_count_scale, resolve_device
+from ..data.counting import estimate_count_scale
+from .inference import TranslationModel, resolve_device
 from .losses import GANLoss, PatchSampler, masked_l1, patch_nce_loss, spectral_loss
 from .metrics import relative_l1
 from .networks import build_network

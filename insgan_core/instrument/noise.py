@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.counting import poisson_counts
 from ..data.ins_map import INSMap
 from ..errors import InsganInputError
 
@@ -22,22 +23,6 @@ def check_count_scale(count_scale) -> float:
             f"larger values mean better statistics"
         )
     return value
-
-
-def poisson_counts(expected: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
-    """Poisson-distributed counts with the given (non-negative) means; NaN means stay NaN.
-
-    Parameters
-    ----------
-    expected : ndarray
-        Expected counts (negative values are clipped to 0: counts cannot be negative).
-    rng : numpy.random.Generator
-    """
-    nan = np.isnan(expected)
-    lam = np.where(nan, 0.0, np.clip(expected, 0.0, None))
-    counts = rng.poisson(lam).astype(np.float64)
-    counts[nan] = np.nan
-    return counts
 
 
 def add_poisson_noise(sqw: INSMap, *, count_scale: float, seed: int | np.random.Generator = 0) -> INSMap:

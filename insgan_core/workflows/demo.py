@@ -22,13 +22,13 @@ import numpy as np
 
 from .._version import __version__
 from ..data import INSMap, MapStack, parse_binning
+from ..data.counting import estimate_count_scale
 from ..data.detector import DetectorData
 from ..data.io import load, save
 from ..data.io._atomic import atomic_path
 from ..data.reduction import powder_map as reduce_to_powder
 from ..errors import InsganInputError
 from ..gan import TrainConfig, evaluate, load_model, train
-from ..gan.inference import estimate_count_scale
 from ..gan.metrics import relative_l1
 from ..instrument import (
     ArtefactConfig,
@@ -134,8 +134,8 @@ def _scaled_parameters(base: dict, rng: np.random.Generator, spread: float) -> d
 
 def _counts_scale_from_measured(real: INSMap) -> float:
     """Counts per unit intensity implied by the measured map's Poisson errors (see
-    :func:`insgan_core.gan.inference.estimate_count_scale`)."""
-    c = estimate_count_scale(MapStack.from_maps([real]))
+    :func:`insgan_core.data.counting.estimate_count_scale`)."""
+    c = estimate_count_scale(real)
     if c is None:
         raise InsganInputError("measured map: no bin with positive signal and error to infer counting statistics from")
     return c

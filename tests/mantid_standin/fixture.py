@@ -60,8 +60,47 @@ def mantid_standin():
 def standin(mantid_standin):
     mantid_standin.api.AnalysisDataService.clear()
     mantid_standin.kernel.logger.messages.clear()
+    saved = dict(mantid_standin.kernel.config._values)
     yield mantid_standin
     mantid_standin.api.AnalysisDataService.clear()
+    mantid_standin.kernel.config._values = saved
+
+
+def dialog_set_properties(alg, values: dict) -> dict:
+    """What Workbench's algorithm dialog does when a field changes (qt/widgets/common/src/AlgorithmDialog.cpp,
+    ``setPropertyValues``): every property is set from its text (``setPropertyValue``; an error is kept for
+    that property's red star), and only when all are individually valid is ``validateInputs()`` called, whose
+    messages are added to the named properties. A Python exception from validateInputs is NOT caught there: it
+    escapes to Workbench as an error box; here it propagates to the test.
+
+    Returns {property: message} for every property with a problem.
+    """
+    from mantid.api import validate_inputs_as_mantid
+
+    errors = {}
+    for prop in alg.getProperties():
+        text = values.get(prop.name, _default_text(prop))
+        try:
+            alg.setPropertyValue(prop.name, text)
+            message = prop.isValid()
+        except (ValueError, TypeError, RuntimeError) as exc:
+            message = str(exc)
+        if message:
+            errors[prop.name] = message
+    if not errors:
+        for name, message in validate_inputs_as_mantid(alg).items():
+            if alg.existsProperty(name):
+                errors[name] = message
+    return errors
+
+
+def _default_text(prop):
+    default = getattr(prop, "default", "")
+    if default is None:
+        return ""
+    if isinstance(default, (list, tuple)):
+        return ",".join(str(v) for v in default)
+    return str(default)
 
 
 def make_map(nq=16, ne=16, *, seed=0, offset=0.0, ei_meV=20.0, q_range=(0.0, 3.0), e_range=(-2.0, 14.0)):

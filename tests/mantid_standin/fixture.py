@@ -124,3 +124,33 @@ def make_map(nq=16, ne=16, *, seed=0, offset=0.0, ei_meV=20.0, q_range=(0.0, 3.0
 def property_table(alg):
     """{name: property} of an initialised algorithm."""
     return {p.name: p for p in alg.getProperties()}
+
+
+def rebinned_copy(ws):
+    """A RebinnedOutput with the data, axes, logs, sample and title of ``ws`` and fractional areas 1, as SofQW3
+    (SofQWNormalisedPolygon) hands it over: finalised, Y already divided by F."""
+    import copy
+
+    from mantid.api import WorkspaceFactory
+
+    out = WorkspaceFactory.create(ws)  # same type as ws...
+    ro = WorkspaceFactory.create("RebinnedOutput", ws.getNumberHistograms(), ws.extractX().shape[1], ws.blocksize())
+    ro._x[:], ro._y[:], ro._e[:] = ws.extractX(), ws.extractY(), ws.extractE()
+    ro._axes = copy.deepcopy(ws._axes)
+    ro._run, ro._sample, ro._instrument = out._run, out._sample, out._instrument
+    ro.setTitle(ws.getTitle())
+    ro.setDistribution(ws.isDistribution())
+    ro._f[:] = 1.0
+    return ro
+
+
+def tiny_model(folder):
+    """A paired insgan model on make_map's 16 x 16 grid, trained by the core for 2 steps (a few seconds)."""
+    from insgan_core.data.ins_map import MapStack
+    from insgan_core.gan.config import TrainConfig
+    from insgan_core.gan.training import train
+
+    sources = MapStack.from_maps([make_map(seed=i) for i in range(2)])
+    targets = MapStack.from_maps([make_map(seed=i, offset=0.5) for i in range(2)])
+    config = TrainConfig(mode="paired", steps=2, batch_size=2, device="cpu", checkpoint_every=0)
+    return train(sources, targets, config, output_path=Path(folder) / "model.safetensors").model_path

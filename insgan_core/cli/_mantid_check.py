@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MANTID_ENVIRONMENTS", "Requirement", "parse_requirement", "requirements", "check_environment", "satisfies", "format_report"]
+__all__ = ["MANTID_ENVIRONMENTS", "registered_in_mantid_config", "Requirement", "parse_requirement", "requirements", "check_environment", "satisfies", "format_report"]
 
 _SETUP_CFG = Path(__file__).resolve().parents[2] / "setup.cfg"
 
@@ -143,6 +143,21 @@ def _mantid_version() -> str | None:
         return f"importable but failed to import ({type(exc).__name__}: {exc})"
 
 
+def registered_in_mantid_config(folder) -> bool | None:
+    """Whether Mantid's ConfigService (user and system properties together) lists ``folder`` under
+    ``user.python.plugins.directories``; None when Mantid is not importable here."""
+    if importlib.util.find_spec("mantid") is None:
+        return None
+    try:
+        from mantid.kernel import config
+
+        listed = [d.strip() for d in str(config["user.python.plugins.directories"]).split(";") if d.strip()]
+    except Exception:  # noqa: BLE001 -- a check reports, it does not fail
+        return None
+    target = Path(folder).expanduser().resolve()
+    return any(Path(d).expanduser().resolve() == target for d in listed)
+
+
 def check_environment(*, plugins_registered: bool | None = None) -> dict:
     """What this Python has and lacks for insgan.
 
@@ -199,6 +214,9 @@ def format_report(report: dict, *, properties_file=None, plugin_dir=None) -> str
         lines.append("  use a Mantid release whose environment satisfies these (see docs/mantid.md), not pip -U")
     if not missing and not mismatch:
         lines.append("All of insgan's requirements are installed in a suitable version.")
+    in_config = report.get("plugins_in_mantid_config")
+    if in_config is not None:
+        lines.append("Mantid's ConfigService lists the plugin folder: " + ("yes" if in_config else "no"))
     registered = report.get("plugins_registered")
     if registered is not None:
         where = f" in {properties_file}" if properties_file else ""

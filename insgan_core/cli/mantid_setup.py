@@ -155,9 +155,10 @@ def run(args) -> int:
     say = (lambda *a: None) if getattr(args, "quiet", False) else print
     registered = any(_same_dir(d, folder) for d in read_plugin_dirs(text))
     if getattr(args, "check", False):
-        from ._mantid_check import check_environment, format_report
+        from ._mantid_check import check_environment, format_report, registered_in_mantid_config
 
         report = check_environment(plugins_registered=registered)
+        report["plugins_in_mantid_config"] = registered_in_mantid_config(folder)
         say(format_report(report, properties_file=path, plugin_dir=folder))
         return 0 if report["ok"] and registered else 1
     if registered:

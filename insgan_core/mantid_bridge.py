@@ -419,7 +419,6 @@ def _run_child(name: str, **properties):
     alg = AlgorithmManager.createUnmanaged(name)
     alg.initialize()
     alg.setChild(True)
-    alg.setLogging(False)
     for key, value in properties.items():
         alg.setProperty(key, value)
     alg.execute()

@@ -204,6 +204,8 @@ class TrainINSGAN(PythonAlgorithm):
                 return prop
         if message.startswith("device"):
             return "Device"
+        if message.startswith(("resume", "checkpoint")):
+            return "CheckpointDirectory"
         if "training targets" in message or "targets" in message:
             return "TargetWorkspaces"
         return "SourceWorkspaces"
@@ -222,12 +224,8 @@ class TrainINSGAN(PythonAlgorithm):
         sources, targets = stacks.get("SourceWorkspaces"), stacks.get("TargetWorkspaces")
         if sources is not None:
             found = {}
-
-            def config_problem():
-                found["config"] = self._config(*[st for st in (sources, targets) if st is not None])
-
             try:
-                config_problem()
+                found["config"] = self._config(*[st for st in (sources, targets) if st is not None])
             except InsganInputError as exc:
                 prop = self._property_for(str(exc))
                 issues.setdefault(prop, f"{prop}: {exc}")

@@ -28,7 +28,7 @@ from insgan_core import mantid_bridge
 
 REPO = Path(__file__).resolve().parents[1]
 N_STATES = 520
-WORKSPACES = ["", "sim", "sim_t", "ro", "grp", "empty_grp", "tof", "det", "other", "inf", "not_there", " sim "]
+WORKSPACES = ["", "sim", "sim_t", "ro", "grp", "empty_grp", "tof", "det", "other", "inf", "table", "not_there", " sim "]
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +64,7 @@ def fill_ads(standin):
     api.AnalysisDataService.addOrReplace("empty_grp", api.WorkspaceGroup())
     sa.CreateWorkspace(DataX=np.arange(17.0), DataY=np.ones(32), NSpec=2, UnitX="TOF", OutputWorkspace="tof")
     sa.CreateWorkspace(DataX=np.arange(17.0), DataY=np.ones(32), NSpec=2, UnitX="DeltaE", OutputWorkspace="det")
+    sa.CreateEmptyTableWorkspace(OutputWorkspace="table")
 
 
 def value_pool(prop, files):
@@ -82,7 +83,8 @@ def value_pool(prop, files):
         "OutputModelFile": ["", "model.pt"] + [f for f in files if f.endswith(".safetensors")]
         + ["out/model.safetensors"],
         "CheckpointDirectory": ["", "ckpt", "/nonexistent_root_dir_for_insgan_tests/x"],
-        "SourceWorkspaces": ["", "sim", "sim,other", "grp", "tof", "sim,not_there", "empty_grp", "ro,sim", "inf", ",,"],
+        "SourceWorkspaces": ["", "sim", "sim,other", "grp", "tof", "sim,not_there", "empty_grp", "ro,sim", "inf", ",,",
+                             "table"],
         "TargetWorkspaces": ["", "sim", "sim,ro", "grp", "det", "other", "sim_t", "not_there"],
         "OutputWorkspace": ["", "out", "sim"],
         "OutputTable": ["", "losses"],

@@ -7,6 +7,7 @@ packages are imported inside ``PyExec``/``validateInputs`` only. The import time
 """
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +42,7 @@ def test_plugin_import_loads_no_heavy_package(name):
     code = CODE.format(standin=str(STANDIN_DIR), name=name, path=str(PLUGINS_DIR / f"{name}.py"), heavy=HEAVY)
     repo = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo, timeout=120,
-                         env={"PYTHONPATH": str(repo), "PATH": ""})
+                         env=dict(os.environ, PYTHONPATH=str(repo)))
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"{name}: imported in {result['seconds']:.3f} s")

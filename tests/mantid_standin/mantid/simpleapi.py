@@ -194,8 +194,8 @@ class _CopySample(PythonAlgorithm):
         for flag in ("CopyName", "CopyMaterial", "CopyEnvironment", "CopyShape", "CopyLattice"):
             self.declareProperty(flag, True)
         self.declareProperty("CopyOrientationOnly", False)
-        self.declareProperty("InputSampleNumber", 0)
-        self.declareProperty("OutputSampleNumber", 0)
+        self.declareProperty("MDInputSampleNumber", 0)
+        self.declareProperty("MDOutputSampleNumber", -1)
 
     def PyExec(self):  # noqa: N802
         src = self.getProperty("InputWorkspace").value.sample()

@@ -13,7 +13,7 @@ from ...errors import InsganFileError, InsganInputError
 from ..detector import DetectorData
 from ..ins_map import INSMap
 from ._atomic import atomic_path
-from ._hdf5 import open_hdf5
+from ._hdf5 import hdf5_errors, open_hdf5
 from .nexus_processed import is_nexus_processed, load_nexus_processed, save_nexus_processed
 from .npz import load_npz, save_npz
 from .nxspe import is_nxspe, load_nxspe, save_nxspe
@@ -61,7 +61,7 @@ def load(path: str | os.PathLike) -> INSMap | DetectorData:
         raise InsganFileError(
             f"{path}: not an HDF5/NeXus or .npz file (expected an NXSPE, Mantid processed NeXus or insgan .npz file)"
         )
-    with open_hdf5(path) as f:
+    with open_hdf5(path) as f, hdf5_errors(path):
         nxspe = is_nxspe(f)
         processed = not nxspe and is_nexus_processed(f)
     if nxspe:

@@ -1,16 +1,47 @@
-"""Small h5py helpers shared by the NeXus readers: open with clear errors, read scalars and strings."""
+"""Small h5py helpers shared by the NeXus readers: open with clear errors, read scalars, strings and
+numeric arrays (dtype and size checked before reading), and map HDF5-level corruption to one message."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from ...errors import InsganFileError
+from ...errors import InsganFileError, InsganInputError
+from ..limits import check_allocation
 
-__all__ = ["open_hdf5", "require", "read_scalar", "read_text", "attr_text"]
+__all__ = ["open_hdf5", "require", "read_scalar", "read_text", "attr_text", "read_array", "hdf5_errors"]
+
+#: longest text field read (characters); longer ones are refused as corrupt
+_MAX_TEXT = 10_000_000
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+@contextlib.contextmanager
+def hdf5_errors(path, *, kind: str = "NXSPE/NeXus"):
+    """Turn errors of the HDF5 library while reading ``path`` into one :class:`InsganFileError`.
+
+    A corrupt file makes h5py raise ``OSError`` ("ran off end of input buffer"), ``RuntimeError``
+    ("Link iteration failed"), ``KeyError`` or ``ValueError``/``TypeError`` (unreadable datatypes);
+    these become ``"PATH: not a readable NXSPE/NeXus file (first line of the reason)"``. Errors that
+    already name the file (:class:`InsganFileError`) pass unchanged; other :class:`InsganInputError`
+    (e.g. from building :class:`DetectorData`) get the file name in front.
+    """
+    try:
+        yield
+    except InsganFileError:
+        raise
+    except InsganInputError as exc:
+        raise InsganFileError(f"{path}: {exc}") from None
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, UnicodeError) as exc:
+        raise InsganFileError(f"{path}: not a readable {kind} file ({type(exc).__name__}: {_first_line(exc)})") from None
 
 
 def open_hdf5(path: str | os.PathLike) -> h5py.File:
@@ -39,7 +70,13 @@ def require(group: h5py.Group, name: str, *, path, what: str = "dataset", kind=h
 
 
 def read_scalar(dataset: h5py.Dataset, *, path) -> float:
-    """A number stored as a scalar or a 1-element array."""
+    """A number stored as a scalar or a 1-element array (real numeric dtype)."""
+    if dataset.size != 1:
+        raise InsganFileError(f"{path}: field '{dataset.name}' should hold one number, has shape {dataset.shape}")
+    if dataset.dtype.kind not in "fiub" or dataset.dtype.names:
+        raise InsganFileError(
+            f"{path}: field '{dataset.name}' should hold a real number, has data type {_dtype_text(dataset.dtype)}"
+        )
     value = np.asarray(dataset[()])
     if value.size != 1:
         raise InsganFileError(f"{path}: field '{dataset.name}' should hold one number, has shape {value.shape}")
@@ -67,6 +104,9 @@ def _to_text(value) -> str:
 
 def read_text(dataset: h5py.Dataset) -> str:
     """A string stored as a scalar, a 1-element array of bytes, or an array of characters."""
+    itemsize = dataset.dtype.itemsize if dataset.dtype.kind in "SU" else 64
+    if dataset.size * itemsize > _MAX_TEXT:
+        raise InsganInputError(f"field '{dataset.name}': text of {dataset.size} x {itemsize} bytes is implausibly long (corrupt file?)")
     return _to_text(dataset[()]).rstrip("\x00")
 
 
@@ -75,3 +115,28 @@ def attr_text(obj, name: str, default: str | None = None) -> str | None:
     if name not in obj.attrs:
         return default
     return _to_text(obj.attrs[name]).rstrip("\x00")
+
+
+def _dtype_text(dtype: np.dtype) -> str:
+    if dtype.names:
+        return f"compound {dtype} (a table)"
+    return {"c": f"complex {dtype}", "S": "text", "U": "text", "O": "text/object", "b": "boolean", "V": f"opaque {dtype}"}.get(
+        dtype.kind, str(dtype)
+    )
+
+
+def read_array(dataset: h5py.Dataset, *, path, what: str = "") -> np.ndarray:
+    """A real numeric dataset as float64, refusing complex, compound, text and boolean data, and datasets
+    too large for memory (checked on the declared shape, before reading).
+
+    ``what`` describes the expected content for the message, e.g. ``"(ndet, ne) intensities"``.
+    """
+    dtype = dataset.dtype
+    if dtype.kind not in "fiu" or dtype.names:
+        raise InsganFileError(
+            f"{path}: field '{dataset.name}' has data type {_dtype_text(dtype)}, expected real numbers"
+            + (f" ({what})" if what else "")
+        )
+    check_allocation(float(np.prod(dataset.shape, dtype=float)), bytes_per_item=8 * 4,
+                     what=f"{path}: field '{dataset.name}' of shape {dataset.shape}")
+    return np.asarray(dataset[()], dtype=np.float64)

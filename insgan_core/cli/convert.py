@@ -67,6 +67,8 @@ def run(args) -> int:
         raise InsganInputError(f"--output: '{out}' must end in .nxs (Mantid processed NeXus) or .npz")
     if str(out.parent) and not out.parent.is_dir():
         raise InsganInputError(f"--output: folder '{out.parent}' does not exist; create it first")
+    if out.is_dir():
+        raise InsganInputError(f"--output: '{out}' is a folder; give a file name ending in .nxs or .npz")
     t0 = time.perf_counter()
     data = io.load(args.input)
     if isinstance(data, DetectorData):

@@ -84,6 +84,8 @@ def run(args) -> int:
         raise InsganInputError(f"--output: '{out}' should end in .png, .pdf, .svg or .jpg")
     if not out.parent.is_dir() and str(out.parent):
         raise InsganInputError(f"--output: folder '{out.parent}' does not exist")
+    if out.is_dir():
+        raise InsganInputError(f"--output: '{out}' is a folder; give an image file name (.png, .pdf, .svg)")
     check_plot_options(args)
     if args.e_bins is not None and args.q_bins is None:
         raise InsganInputError("--e-bins: only used with --q-bins (conversion to S(|Q|,E) before plotting); give both")

@@ -121,6 +121,7 @@ def command_lines(tmp: Path, experimental: Path) -> list[tuple[list[str], str, P
         add(["plot", bfo, "-o", str(fig), *opts])
     add(["plot", bfo, "-o", f"{t}/fig.gif"])
     add(["plot", bfo, "-o", f"{t}/missing/fig.png"])
+    add(["plot", bfo, "-o", str(f["folder"])])
     add(["plot", str(f["text_file"]), "-o", str(fig)])
     add(["plot", bfo, "-o", str(fig), "--vmin", "-5", "--vmax", "5"], "accept", fig)
     add(["plot", bfo, "-o", str(fig), "--q-bins", "0,0.1,6", "--e-bins", "-10,1,50", "--log"], "accept", fig)

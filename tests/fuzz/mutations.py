@@ -130,7 +130,8 @@ def _semantic_nxspe(e: h5py.Group, kind: str, rng) -> None:
     elif kind == "length_long":
         name = pick(["polar", "polar_width", "azimuthal", "azimuthal_width", "distance", "energy"])
         a = d[name][()]
-        _replace(d, name, np.concatenate([a, a[-1:] + 1.0]))
+        # energy gains 2 values: one more may be the (valid) bin-edge form of a file that stores centres
+        _replace(d, name, np.concatenate([a, a[-1:] + 1.0] + ([a[-1:] + 2.0] if name == "energy" else [])))
     elif kind == "error_shape":
         _replace(d, "error", d["error"][()][:, :-1])
     elif kind == "transpose":
@@ -145,7 +146,7 @@ def _semantic_nxspe(e: h5py.Group, kind: str, rng) -> None:
     elif kind == "all_nan":
         d["data"][...] = np.nan
     elif kind == "ki_kf_bad":
-        e["NXSPE_info/ki_over_kf_scaling"][...] = pick([7, -1, 2])
+        _replace(e["NXSPE_info"], "ki_over_kf_scaling", np.array([pick([7, -1, 2])], dtype=np.int32))
     elif kind == "units_bad":
         d["energy"].attrs["units"] = pick([b"THz", b"K", b"cm^-1"])
     elif kind == "definition_bad":
@@ -233,7 +234,8 @@ def _semantic_map(f: h5py.File, kind: str, rng) -> None:
     elif kind == "axis2_nonfinite":
         _set_element(ws["axis2"], pick([np.nan, -np.inf]), rng)
     elif kind == "axis_units_bad":
-        ws[pick(["axis1", "axis2"])].attrs["units"] = pick([np.bytes_(b"TOF"), np.bytes_(b"Wavelength")])
+        # X must be energy transfer; any numeric vertical axis is a valid map, so only axis1 is broken
+        ws["axis1"].attrs["units"] = pick([np.bytes_(b"TOF"), np.bytes_(b"Wavelength"), np.bytes_(b"MomentumTransfer")])
     elif kind in ("dtype_complex", "dtype_compound", "dtype_text"):
         conv = {"dtype_complex": _as_complex, "dtype_compound": _as_compound, "dtype_text": _as_text}[kind]
         name = pick(["values", "errors", "axis1", "axis2"])

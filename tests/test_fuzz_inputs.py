@@ -127,3 +127,41 @@ def test_hostile_command_lines(experimental_dir, tmp_path):
             if output is not None and output.suffix in (".nxs", ".npz"):
                 assert np.isfinite(load(output).signal).any()
     assert not (tmp_path / "pwned.txt").exists(), "a YAML python tag was executed"
+
+
+@settings(max_examples=15, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(kind=st.sampled_from(("truncate", "flip_bytes", "zero_block", "flip_header", "inf", "negative_error")),
+       seed=st.integers(0, 2**31 - 1))
+def test_mutated_npz_maps_through_plot(map_and_model, tmp_path, kind, seed):
+    from fuzz.mutations import _byte_mutation
+
+    from insgan_core.data.io import save
+
+    base, _ = map_and_model
+    m = load(base)
+    src = tmp_path / f"map_{seed}.npz"
+    corrupt = kind in ("inf", "negative_error")
+    if corrupt:
+        rng = np.random.default_rng(seed)
+        signal, error = m.signal.copy(), m.error.copy()
+        i = tuple(rng.integers(s) for s in signal.shape)
+        if kind == "inf":
+            signal[i] = np.inf if seed % 2 else -np.inf
+            np.savez(src, signal=signal, error=error, x_edges=m.x_axis.edges, e_edges=m.e_axis.edges,
+                     header=np.load(_saved(save, m, tmp_path))["header"])
+        else:
+            error[i] = -1.0
+            np.savez(src, signal=signal, error=error, x_edges=m.x_axis.edges, e_edges=m.e_axis.edges,
+                     header=np.load(_saved(save, m, tmp_path))["header"])
+    else:
+        save(m, src)
+        _byte_mutation(src, kind, np.random.default_rng(seed))
+    fig = tmp_path / f"fig_{seed}.png"
+    check_outcome(run_cli(["-q", "plot", str(src), "-o", str(fig)], timeout_s=60), path=src, corrupt=corrupt, output=fig)
+
+
+def _saved(save, m, tmp_path):
+    path = tmp_path / "good.npz"
+    save(m, path)
+    return path

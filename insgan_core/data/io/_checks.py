@@ -7,10 +7,12 @@ import numpy as np
 
 from ...errors import InsganFileError
 
-__all__ = ["check_signal", "check_errors", "check_per_detector", "check_increasing", "MAX_EI_MEV"]
+__all__ = ["check_signal", "check_errors", "check_per_detector", "check_increasing", "MAX_EI_MEV", "MAX_MAGNITUDE"]
 
 #: largest incident energy accepted, meV (the highest Ei of direct-geometry spectrometers is a few eV)
 MAX_EI_MEV = 100_000.0
+#: largest |intensity| or error accepted: squares (variances) must stay finite in float64
+MAX_MAGNITUDE = 1e150
 
 
 def _first_bad(values: np.ndarray, bad: np.ndarray) -> str:
@@ -20,22 +22,24 @@ def _first_bad(values: np.ndarray, bad: np.ndarray) -> str:
 
 
 def check_signal(values: np.ndarray, *, path, field: str) -> None:
-    """Intensities: finite numbers, or NaN for masked bins; ±inf is refused."""
-    bad = np.isinf(values)
+    """Intensities: finite numbers (|x| <= 1e150), or NaN for masked bins; ±inf is refused."""
+    with np.errstate(invalid="ignore"):
+        bad = np.abs(values) > MAX_MAGNITUDE
     if bad.any():
         raise InsganFileError(
-            f"{path}: '{field}' holds {int(bad.sum())} infinite value(s) (first {_first_bad(values, bad)}); "
-            "expected finite intensities, or NaN for masked bins"
+            f"{path}: '{field}' holds {int(bad.sum())} infinite or implausibly large value(s) (first "
+            f"{_first_bad(values, bad)}); expected finite intensities (|I| <= {MAX_MAGNITUDE:g}), or NaN for masked bins"
         )
 
 
 def check_errors(values: np.ndarray, *, path, field: str) -> None:
-    """Standard deviations: finite and >= 0, or NaN."""
-    bad = np.isinf(values) | (values < 0)
+    """Standard deviations: finite, >= 0 and <= 1e150, or NaN."""
+    with np.errstate(invalid="ignore"):
+        bad = (values < 0) | (values > MAX_MAGNITUDE)
     if bad.any():
         raise InsganFileError(
-            f"{path}: '{field}' holds {int(bad.sum())} negative or infinite value(s) (first {_first_bad(values, bad)}); "
-            "expected standard deviations >= 0 (or NaN for masked bins)"
+            f"{path}: '{field}' holds {int(bad.sum())} negative, infinite or implausibly large value(s) (first "
+            f"{_first_bad(values, bad)}); expected standard deviations from 0 to {MAX_MAGNITUDE:g} (or NaN for masked bins)"
         )
 
 

@@ -13,7 +13,6 @@ import logging
 import sys
 
 from .._version import __version__
-from ..errors import InsganInputError
 from ._argv import attach_negative_values, value_options
 from ._errors import describe_failure
 

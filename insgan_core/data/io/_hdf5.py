@@ -13,15 +13,33 @@ import numpy as np
 from ...errors import InsganFileError, InsganInputError
 from ..limits import check_allocation
 
-__all__ = ["open_hdf5", "require", "read_scalar", "read_text", "attr_text", "read_array", "hdf5_errors"]
+__all__ = ["text_name", "open_hdf5", "require", "read_scalar", "read_text", "attr_text", "read_array", "hdf5_errors"]
 
 #: longest text field read (characters); longer ones are refused as corrupt
 _MAX_TEXT = 10_000_000
 
 
+def text_name(value) -> str:
+    """An HDF5 object's (or link's) name as text: h5py gives bytes for names that are not valid UTF-8
+    (as in a corrupt file)."""
+    name = getattr(value, "name", value)
+    return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:200]
+
+
+def _raised_in_h5py(exc: BaseException) -> bool:
+    """True when the exception passed through h5py (the HDF5 library), not only through insgan code."""
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename.replace("\\", "/")
+        if "/h5py/" in name or name.startswith("h5py/"):  # Python modules, or compiled (.pyx) frames
+            return True
+        tb = tb.tb_next
+    return False
 
 
 @contextlib.contextmanager
@@ -30,9 +48,11 @@ def hdf5_errors(path, *, kind: str = "NXSPE/NeXus"):
 
     A corrupt file makes h5py raise ``OSError`` ("ran off end of input buffer"), ``RuntimeError``
     ("Link iteration failed"), ``KeyError`` or ``ValueError``/``TypeError`` (unreadable datatypes);
-    these become ``"PATH: not a readable NXSPE/NeXus file (first line of the reason)"``. Errors that
-    already name the file (:class:`InsganFileError`) pass unchanged; other :class:`InsganInputError`
-    (e.g. from building :class:`DetectorData`) get the file name in front.
+    these become ``"PATH: not a readable NXSPE/NeXus file (first line of the reason)"``. Only exceptions
+    that passed through h5py are mapped: the same types raised by insgan's own code are bugs and stay
+    visible (as "internal error" on the command line). Errors that already name the file
+    (:class:`InsganFileError`) pass unchanged; other :class:`InsganInputError` (e.g. from building
+    :class:`DetectorData`) get the file name in front.
     """
     try:
         yield
@@ -41,6 +61,8 @@ def hdf5_errors(path, *, kind: str = "NXSPE/NeXus"):
     except InsganInputError as exc:
         raise InsganFileError(f"{path}: {exc}") from None
     except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, UnicodeError) as exc:
+        if not _raised_in_h5py(exc):
+            raise
         raise InsganFileError(f"{path}: not a readable {kind} file ({type(exc).__name__}: {_first_line(exc)})") from None
 
 
@@ -64,8 +86,8 @@ def require(group: h5py.Group, name: str, *, path, what: str = "dataset", kind=h
     """``group[name]``, or an :class:`InsganFileError` naming the file and the missing field."""
     obj = group.get(name)
     if obj is None or not isinstance(obj, kind):
-        found = ", ".join(sorted(group.keys())) or "nothing"
-        raise InsganFileError(f"{path}: missing {what} '{group.name.rstrip('/')}/{name}' (found: {found})")
+        found = ", ".join(sorted(text_name(k) for k in group.keys())) or "nothing"
+        raise InsganFileError(f"{path}: missing {what} '{text_name(group).rstrip('/')}/{name}' (found: {found[:300]})")
     return obj
 
 

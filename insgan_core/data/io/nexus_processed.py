@@ -38,7 +38,7 @@ from ..grid import UNIT_LABELS, Axis
 from ..ins_map import INSMap, MapMetadata
 from ._atomic import atomic_path
 from ._checks import MAX_EI_MEV, check_errors, check_increasing, check_signal
-from ._hdf5 import attr_text, hdf5_errors, open_hdf5, read_array, read_text, require
+from ._hdf5 import attr_text, hdf5_errors, open_hdf5, read_array, read_text, require, text_name
 
 __all__ = ["load_nexus_processed", "save_nexus_processed", "is_nexus_processed", "workspace_entry"]
 
@@ -50,14 +50,14 @@ METADATA_LOG = "insgan_metadata"
 
 def workspace_entry(f: h5py.File, *, path) -> h5py.Group:
     """The first NXentry holding a ``workspace`` NXdata group (Mantid's ``mantid_workspace_<n>``)."""
-    names = sorted(f, key=lambda n: (not n.startswith("mantid_workspace_"), n))
+    names = sorted(f, key=lambda n: (not text_name(n).startswith("mantid_workspace_"), text_name(n)))
     for name in names:
         obj = f.get(name)
         if isinstance(obj, h5py.Group) and isinstance(obj.get("workspace"), h5py.Group):
             return obj
     raise InsganFileError(
         f"{path}: no 'mantid_workspace_<n>/workspace' group found: not a Mantid processed NeXus Workspace2D file "
-        f"(top-level groups: {', '.join(f) or 'none'})"
+        f"(top-level groups: {', '.join(text_name(n) for n in f)[:300] or 'none'})"
     )
 
 
@@ -85,7 +85,7 @@ def _edges_from(values: np.ndarray, n: int, *, path, field: str, unit: str) -> t
         )
     check_increasing(values, path=path, field=field, unit=unit or "its unit")
     if kind == "points":
-        check_increasing(edges, path=path, field=field + " (bin edges from the points)", unit=unit or "its unit")
+        check_increasing(edges, path=path, field=f"{field} (bin edges from the points)", unit=unit or "its unit")
     return edges, kind
 
 
@@ -220,14 +220,14 @@ def _read(f: h5py.File, path: Path) -> INSMap | DetectorData:
     values = read_array(values_ds, path=path, what="(spectra, bins) intensities")
     if values.size == 0:
         raise InsganFileError(f"{path}: '{values_ds.name}' is empty (shape {values.shape})")
-    check_signal(values, path=path, field=values_ds.name)
+    check_signal(values, path=path, field=text_name(values_ds))
     if np.isnan(values).all():
         raise InsganFileError(f"{path}: '{values_ds.name}' is NaN everywhere")
     errors_ds = require(ws, "errors", path=path)
     if errors_ds.shape != values.shape:
         raise InsganFileError(f"{path}: '{errors_ds.name}' has shape {errors_ds.shape}, expected {values.shape}")
     errors = read_array(errors_ds, path=path, what="(spectra, bins) standard deviations")
-    check_errors(errors, path=path, field=errors_ds.name)
+    check_errors(errors, path=path, field=text_name(errors_ds))
     nspec, nbins = values.shape
     axis1 = require(ws, "axis1", path=path)
     if axis1.ndim not in (1, 2):
@@ -270,14 +270,14 @@ def _read(f: h5py.File, path: Path) -> INSMap | DetectorData:
             f"(and finite, <= {MAX_EI_MEV:g} meV)"
         )
     ei = float(ei) if isinstance(ei, float) and np.isfinite(ei) and ei > 0 else None
-    provenance = {"source_file": path.name, "format": "Mantid processed NeXus", "entry": entry.name.lstrip("/"), "title": title}
+    provenance = {"source_file": path.name, "format": "Mantid processed NeXus", "entry": text_name(entry).lstrip("/"), "title": title}
     if isinstance(stored, dict) and isinstance(stored.get("metadata", {}), dict):
         metadata = _metadata_from_stored(stored.get("metadata", {}), path=path)
     else:
         metadata = MapMetadata(instrument=instrument, ei_meV=ei, provenance=provenance)
 
     if u1 == "deltae" and u2 in _SPECTRUM_UNITS:
-        e_edges, _ = _edges_from(x1, nbins, path=path, field=axis1.name, unit=unit1)
+        e_edges, _ = _edges_from(x1, nbins, path=path, field=text_name(axis1), unit=unit1)
         geometry = _detector_geometry(entry, nspec) if ei is not None else None
         if geometry is not None:
             polar, az, dist, width, masked = geometry
@@ -311,10 +311,10 @@ def _read(f: h5py.File, path: Path) -> INSMap | DetectorData:
     if u1 == "deltae" and u2 != "deltae":
         signal, error = values, errors
         e_vals, e_unit, x_vals, x_unit, x_field = x1, unit1, x2, unit2, f"{ws.name}/axis2"
-        e_field = axis1.name
+        e_field = text_name(axis1)
     elif u2 == "deltae" and u1 != "deltae":
         signal, error = values.T, errors.T  # transposed producers (e.g. Abins2D): X = |Q|
-        e_vals, e_unit, x_vals, x_unit, x_field = x2, unit2, x1, unit1, axis1.name
+        e_vals, e_unit, x_vals, x_unit, x_field = x2, unit2, x1, unit1, text_name(axis1)
         e_field = f"{ws.name}/axis2"
     else:
         raise InsganFileError(
@@ -353,7 +353,10 @@ def _read(f: h5py.File, path: Path) -> INSMap | DetectorData:
 
 def _metadata_from_stored(d: dict, *, path) -> MapMetadata:
     """MapMetadata from the JSON log insgan writes, with its numbers checked."""
-    md = MapMetadata.from_dict(d)
+    try:
+        md = MapMetadata.from_dict(d)
+    except (TypeError, ValueError, AttributeError):
+        raise InsganFileError(f"{path}: log '{METADATA_LOG}' holds malformed metadata (expected insgan's JSON)") from None
     for name, unit in (("ei_meV", "meV"), ("temperature_K", "K")):
         value = getattr(md, name)
         if value is None:

@@ -25,7 +25,7 @@ from ..detector import DetectorData
 from ..ins_map import MapMetadata
 from ._atomic import atomic_path
 from ._checks import MAX_EI_MEV, check_errors, check_increasing, check_per_detector, check_signal
-from ._hdf5 import attr_text, hdf5_errors, open_hdf5, read_array, read_scalar, read_text, require
+from ._hdf5 import attr_text, hdf5_errors, open_hdf5, read_array, read_scalar, read_text, require, text_name
 
 __all__ = ["load_nxspe", "save_nxspe", "first_entry", "is_nxspe"]
 
@@ -38,7 +38,7 @@ def first_entry(f: h5py.File, *, path) -> h5py.Group:
         obj = f.get(name)
         if isinstance(obj, h5py.Group) and attr_text(obj, "NX_class") == "NXentry":
             return obj
-    raise InsganFileError(f"{path}: no NXentry group at the top level of the file (found: {', '.join(f) or 'nothing'})")
+    raise InsganFileError(f"{path}: no NXentry group at the top level of the file (found: {', '.join(text_name(n) for n in f)[:300] or 'nothing'})")
 
 
 def is_nxspe(f: h5py.File) -> bool:
@@ -66,7 +66,7 @@ def _energy_edges(energy: np.ndarray, ne: int, *, path, field: str) -> np.ndarra
             f"(expected {ne + 1} bin edges or {ne} bin centres)"
         )
     check_increasing(energy, path=path, field=field, unit="meV")
-    check_increasing(edges, path=path, field=field + " (bin edges from the centres)", unit="meV")
+    check_increasing(edges, path=path, field=f"{field} (bin edges from the centres)", unit="meV")
     return edges
 
 
@@ -143,7 +143,7 @@ def _read(f: h5py.File, path: Path) -> DetectorData:
 
     data_group = require(entry, "data", path=path, what="group", kind=h5py.Group)
     data_ds = require(data_group, "data", path=path)
-    field = data_ds.name
+    field = text_name(data_ds)
     if data_ds.ndim != 2:
         raise InsganFileError(f"{path}: '{field}' must be 2-D (ndet, ne), has shape {data_ds.shape}")
     data = read_array(data_ds, path=path, what="(ndet, ne) intensities")
@@ -158,12 +158,12 @@ def _read(f: h5py.File, path: Path) -> DetectorData:
     if error_ds.shape != data.shape:
         raise InsganFileError(f"{path}: '{error_ds.name}' has shape {error_ds.shape}, expected {data.shape} like 'data'")
     error = read_array(error_ds, path=path, what="(ndet, ne) standard deviations")
-    check_errors(error, path=path, field=error_ds.name)
+    check_errors(error, path=path, field=text_name(error_ds))
     energy_ds = require(data_group, "energy", path=path)
     _check_units(energy_ds, path=path)
     if energy_ds.ndim != 1:
         raise InsganFileError(f"{path}: '{energy_ds.name}' must be 1-D, has shape {energy_ds.shape}")
-    edges = _energy_edges(read_array(energy_ds, path=path, what="energy transfer, meV"), ne, path=path, field=energy_ds.name)
+    edges = _energy_edges(read_array(energy_ds, path=path, what="energy transfer, meV"), ne, path=path, field=text_name(energy_ds))
     if edges[0] >= ei:
         raise InsganFileError(
             f"{path}: every energy transfer in '{energy_ds.name}' ({edges[0]:g} to {edges[-1]:g} meV) is >= "
@@ -184,7 +184,7 @@ def _read(f: h5py.File, path: Path) -> DetectorData:
                 f"axis of 'data' {data.shape})"
             )
         value = read_array(ds, path=path).reshape(-1)
-        check_per_detector(value, path=path, field=ds.name, **limits)
+        check_per_detector(value, path=path, field=text_name(ds), **limits)
         return value
 
     # 2θ may exceed 180° by rounding only; widths are full widths (0: not given, see effective_polar_widths)
@@ -215,7 +215,7 @@ def _read(f: h5py.File, path: Path) -> DetectorData:
         "source_file": path.name,
         "format": "NXSPE",
         "nxspe_version": version,
-        "entry": entry.name.lstrip("/"),
+        "entry": text_name(entry).lstrip("/"),
         "program": program,
         "energy_given_as": "edges" if energy_ds.shape[0] == ne + 1 else "centres",
     }

@@ -24,7 +24,7 @@ def add_artefact_arguments(
     g = parser.add_argument_group("instrument artefacts")
     g.add_argument("--instrument", default="MERLIN", metavar="NAME",
                    help=f"spectrometer: {', '.join(known_instruments())} (default MERLIN)")
-    g.add_argument("--ei", type=float, default=62.0, metavar="MEV", help="incident energy in meV (default 62)")
+    g.add_argument("--ei", type=float, default=None, metavar="MEV", help="incident energy in meV (default 62)")
     g.add_argument("--chopper-package", default=None, metavar="PKG",
                    help="Fermi chopper package (MERLIN G/S, MAPS A/B/S, MARI A/B/C/G/R/S) or LET configuration; "
                         "default: the instrument's default package")
@@ -65,7 +65,7 @@ def artefacts_from_args(args: argparse.Namespace):
 
     settings = InstrumentSettings(
         instrument=args.instrument,
-        ei_meV=args.ei,
+        ei_meV=62.0 if getattr(args, "ei", None) is None else args.ei,
         chopper_package=args.chopper_package,
         chopper_frequency_hz=args.chopper_frequency,
     )

@@ -34,7 +34,10 @@ def load_map_on_grid(
     if isinstance(data, DetectorData):
         if q_edges is None:
             raise InsganInputError(f"{path}: detector-space data; {no_grid_hint}")
-        from ..data.reduction import powder_map
+        from ..data.reduction import explain_empty_map, powder_map
 
-        return powder_map(data, q_edges=q_edges, e_edges=e_edges)
+        reduced = powder_map(data, q_edges=q_edges, e_edges=e_edges)
+        if reduced.mask.all():  # never pass on (or write) a map without a finite bin
+            raise InsganInputError(f"{path}: " + explain_empty_map(data, q_edges=q_edges, e_edges=e_edges))
+        return reduced
     return data

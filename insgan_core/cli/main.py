@@ -13,7 +13,8 @@ import logging
 import sys
 
 from .._version import __version__
-from ..errors import InsganInputError
+from ._argv import attach_negative_values, value_options
+from ._errors import describe_failure
 
 #: subcommand modules, in the order ``insgan --help`` lists them
 SUBCOMMANDS = [
@@ -59,30 +60,30 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 runtime error, 2 usage error)."""
     parser = get_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Mantid-style binning: "--e-bins -10,0.5,50" works like "--e-bins=-10,0.5,50"
+    argv = attach_negative_values(argv, value_options(parser))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
-        return int(exc.code or 0)
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
     if not getattr(args, "func", None):
-        parser.print_help()
+        parser.print_usage(sys.stderr)
+        print("insgan: error: give a COMMAND (see 'insgan --help')", file=sys.stderr)
         return 2
     try:
         code = args.func(args)
         return int(code or 0)
-    except InsganInputError as exc:
-        if args.debug:
-            raise
-        print(f"insgan {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"insgan {args.command}: interrupted", file=sys.stderr)
         return 1
-    except Exception as exc:  # runtime failure: short message unless --debug
+    except Exception as exc:  # every failure ends in one line; --debug shows the traceback instead
         if args.debug:
             raise
-        print(f"insgan {args.command}: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
-        return 1
+        code, message = describe_failure(exc)
+        print(f"insgan {args.command}: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

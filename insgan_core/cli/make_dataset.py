@@ -44,6 +44,19 @@ def run(args: argparse.Namespace) -> int:
         raise InsganInputError(f"--workers: must be >= 1, got {args.workers}")
     if args.retries < 0:
         raise InsganInputError(f"--retries: must be >= 0, got {args.retries}")
+    from pathlib import Path
+
+    from ..data.io.yaml_file import load_yaml
+
+    config = Path(args.config)
+    if not config.is_file():
+        raise InsganInputError(f"{config}: dataset config file not found" + (" (it is a folder)" if config.is_dir() else ""))
+    # size, nesting and alias expansion checked before the dataset code parses it
+    if not isinstance(load_yaml(config, what="dataset config"), dict):
+        raise InsganInputError(f"{config}: expected a mapping of config keys at the top level (see examples/dataset_dask.yaml)")
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        raise InsganInputError(f"-o/--output: '{output}' exists and is not a folder")
     manifest = generate_dataset(
         args.config,
         args.output,

@@ -148,10 +148,20 @@ def run(args) -> int:
     path = Path(args.properties_file) if args.properties_file else default_properties_file()
     if path.exists() and not path.is_file():
         raise InsganInputError(f"--properties-file: {path} is not a file")
+    # --write creates one missing folder level (e.g. ~/.mantid); a path deeper than that is a typo
+    if args.properties_file and not (path.parent.parent if args.write else path.parent).is_dir():
+        raise InsganInputError(
+            f"--properties-file: folder '{path.parent}' does not exist; give the path of Mantid.user.properties in "
+            "an existing folder (Mantid creates its folder when it first starts)"
+        )
     try:
         text = path.read_text(encoding="utf-8") if path.exists() else ""
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InsganFileError(f"--properties-file: cannot read {path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise InsganFileError(f"--properties-file: {path} is not a text file (not UTF-8); expected a Mantid .properties file") from None
+    except OSError as exc:
+        raise InsganFileError(f"--properties-file: cannot read {path}: {exc.strerror or exc}") from None
+    if "\x00" in text:
+        raise InsganFileError(f"--properties-file: {path} is a binary file (holds NUL bytes); expected a Mantid .properties text file")
     say = (lambda *a: None) if getattr(args, "quiet", False) else print
     registered = any(_same_dir(d, folder) for d in read_plugin_dirs(text))
     if getattr(args, "check", False):

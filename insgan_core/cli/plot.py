@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from pathlib import Path
 
 from ..data import io
@@ -48,6 +49,28 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+#: largest --dpi accepted (a 6.4 x 4.8 inch figure at 2400 dpi is already 177 megapixels)
+MAX_DPI = 2400
+
+
+def check_plot_options(args) -> None:
+    """Refuse colour limits and resolutions that cannot give a meaningful image (one line each)."""
+    for name in ("vmin", "vmax"):
+        value = getattr(args, name)
+        if value is not None and not math.isfinite(value):
+            raise InsganInputError(f"--{name}: must be a finite number, got {value}")
+    if args.vmin is not None and args.vmax is not None and args.vmin >= args.vmax:
+        raise InsganInputError(f"--vmin ({args.vmin:g}) must be smaller than --vmax ({args.vmax:g})")
+    if args.log and args.vmin is not None and args.vmin <= 0:
+        raise InsganInputError(f"--vmin: must be > 0 with --log (a logarithmic scale starts above zero), got {args.vmin:g}")
+    if args.log and args.vmax is not None and args.vmax <= 0:
+        raise InsganInputError(f"--vmax: must be > 0 with --log, got {args.vmax:g}")
+    if not 0 < args.dpi <= MAX_DPI:
+        raise InsganInputError(f"--dpi: must be between 1 and {MAX_DPI}, got {args.dpi}")
+    if args.title is not None and len(args.title) > 500:
+        raise InsganInputError(f"--title: at most 500 characters, got {len(args.title)}")
+
+
 def run(args) -> int:
     import matplotlib
 
@@ -61,21 +84,40 @@ def run(args) -> int:
         raise InsganInputError(f"--output: '{out}' should end in .png, .pdf, .svg or .jpg")
     if not out.parent.is_dir() and str(out.parent):
         raise InsganInputError(f"--output: folder '{out.parent}' does not exist")
-    if args.dpi <= 0:
-        raise InsganInputError(f"--dpi must be > 0, got {args.dpi}")
+    if out.is_dir():
+        raise InsganInputError(f"--output: '{out}' is a folder; give an image file name (.png, .pdf, .svg)")
+    check_plot_options(args)
+    if args.e_bins is not None and args.q_bins is None:
+        raise InsganInputError("--e-bins: only used with --q-bins (conversion to S(|Q|,E) before plotting); give both")
+    q_edges = parse_binning(args.q_bins, name="--q-bins") if args.q_bins is not None else None
+    e_edges = parse_binning(args.e_bins, name="--e-bins") if args.e_bins is not None else None
     data = io.load(args.input)
-    if args.q_bins is not None:
-        q_edges = parse_binning(args.q_bins, name="--q-bins")
-        e_edges = None if args.e_bins is None else parse_binning(args.e_bins, name="--e-bins")
-        if isinstance(data, DetectorData):
-            from ..data.reduction import powder_map
+    if q_edges is not None:
+        from ..data.limits import check_rebin_size
+        from ..data.reduction import check_energy_range, explain_empty_map, powder_map
 
-            data = powder_map(data, q_edges=q_edges, e_edges=e_edges)
+        if isinstance(data, DetectorData):
+            if e_edges is not None:
+                check_energy_range(e_edges, data.ei_meV, name="--e-bins")
+            reduced = powder_map(data, q_edges=q_edges, e_edges=e_edges)
+            if reduced.mask.all():
+                raise InsganInputError(f"{args.input}: nothing to plot: " + explain_empty_map(data, q_edges=q_edges, e_edges=e_edges))
+            data = reduced
         else:
+            if data.x_axis.unit != "MomentumTransfer":
+                raise InsganInputError(
+                    f"{args.input}: --q-bins needs detector data or an S(|Q|,E) map; this map's x axis is '{data.x_axis.unit}'"
+                )
+            check_rebin_size(data.shape, (q_edges.size - 1, data.e_axis.size if e_edges is None else e_edges.size - 1))
             data = data.rebin(x_edges=q_edges, e_edges=e_edges)
+            if data.mask.all():
+                raise InsganInputError(f"{args.input}: nothing to plot: the requested bins do not overlap the map's finite bins")
     fig, ax = plt.subplots(figsize=(6.4, 4.8), constrained_layout=True)
     try:
-        plot_map(data, ax=ax, log=args.log, vmin=args.vmin, vmax=args.vmax, cmap=args.cmap, title=args.title)
+        try:
+            plot_map(data, ax=ax, log=args.log, vmin=args.vmin, vmax=args.vmax, cmap=args.cmap, title=args.title)
+        except InsganInputError as exc:
+            raise InsganInputError(f"{args.input}: {str(exc).removeprefix('plot_map: ')}") from None
         from ..data.io._atomic import atomic_path
 
         with atomic_path(out, suffix=out.suffix) as tmp:

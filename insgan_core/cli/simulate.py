@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 
 import numpy as np
 
@@ -18,7 +19,7 @@ EPILOG = """examples:
   insgan simulate afm_chain --set J=3.5 --q-bins 0,0.02,3 --e-bins 0,0.25,25 --fwhm 1.5 -o afm.nxs
   insgan simulate my_model.yaml --grid reduced_sqw.nxs --temperature 5 -o clean.nxs
   insgan simulate triangular_afm --grid run.nxspe --q-bins 0.2,0.02,4 -o tri.nxs
-  insgan simulate square_afm --q-bins 0.1,0.05,6 --e-bins=-10,0.5,55 --temperature 5 \
+  insgan simulate square_afm --q-bins 0.1,0.05,6 --e-bins -10,0.5,55 --temperature 5 \
       --instrument MERLIN --ei 62 --chopper-frequency 250 --artefacts all -o merlin_like.nxs
   insgan simulate bi2fe4o9 --grid run.nxspe --q-bins 0.1,0.04,5.7 --detectors run.nxspe \
       --instrument MERLIN --ei 62 --artefacts resolution,background,coverage,noise -o bfo_like.nxs
@@ -115,6 +116,29 @@ def grid_from_args(args) -> tuple[np.ndarray, np.ndarray, dict]:
     return q_edges, e_edges, info
 
 
+#: most directions per |Q| shell accepted (the default is 1597; 10^5 is already far beyond convergence)
+MAX_DIRECTIONS = 100_000
+
+
+def check_simulation_size(args, q_edges, e_edges) -> None:
+    """Refuse physics options and grids that are meaningless or would not fit in memory (before any work)."""
+    from ..data.limits import check_allocation
+
+    if not 1 <= args.directions <= MAX_DIRECTIONS:
+        raise InsganInputError(f"--directions: must be between 1 and {MAX_DIRECTIONS:,}, got {args.directions}")
+    if not (math.isfinite(args.temperature) and 0 <= args.temperature <= 1e5):
+        raise InsganInputError(f"--temperature: must be a finite temperature >= 0 K, got {args.temperature}")
+    if args.fwhm is not None and not (math.isfinite(args.fwhm) and args.fwhm > 0):
+        raise InsganInputError(f"--fwhm: must be a finite energy width > 0 meV, got {args.fwhm}")
+    if args.workers is not None and not 1 <= args.workers <= 4096:
+        raise InsganInputError(f"--workers: must be between 1 and 4096, got {args.workers}")
+    nq, ne = len(q_edges) - 1, len(e_edges) - 1
+    check_allocation(float(nq) * ne, bytes_per_item=100, what=f"--q-bins x --e-bins: {nq} x {ne} bins",
+                     hint="use coarser binning or a smaller range")
+    check_allocation(float(nq) * args.directions, bytes_per_item=64,
+                     what=f"{nq} |Q| shells x {args.directions} directions", hint="use fewer --directions or |Q| bins")
+
+
 def run(args) -> int:
     from ..data.io import save
     from ..spinwave import list_models, powder_map
@@ -130,6 +154,14 @@ def run(args) -> int:
     settings, config, detectors = artefacts_from_args(args)
     if config.steps and args.fwhm is not None:
         raise InsganInputError("simulate: --fwhm and --artefacts both broaden in energy; give one of them")
+    check_simulation_size(args, q_edges, e_edges)
+    if config.steps or args.ei is not None:
+        ei = settings.ei_meV
+        if e_edges[-1] > ei:
+            raise InsganInputError(
+                f"--ei: the energy range {e_edges[0]:g}–{e_edges[-1]:g} meV goes beyond Ei = {ei:g} meV; energy transfer "
+                f"cannot exceed the incident energy (raise --ei or end --e-bins at or below {ei:g} meV)"
+            )
     log.info("simulating %s (%d sites) on %d x %d bins", model.name, model.n_sites, len(q_edges) - 1, len(e_edges) - 1)
     smap = powder_map(
         model,

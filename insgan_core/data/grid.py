@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InsganInputError
+from .limits import MAX_BINS_PER_AXIS
 
 __all__ = ["Axis", "parse_binning", "check_edges", "axes_equal", "UNIT_LABELS"]
 
@@ -112,6 +113,8 @@ def parse_binning(text: str | tuple | list, *, name: str = "binning") -> np.ndar
         Bin edges.
     """
     if isinstance(text, str):
+        if len(text) > 200:
+            raise InsganInputError(f"{name}: expected 'start,step,end' (three numbers), got {len(text)} characters")
         parts = [p.strip() for p in text.split(",")]
         try:
             values = [float(p) for p in parts]
@@ -120,7 +123,10 @@ def parse_binning(text: str | tuple | list, *, name: str = "binning") -> np.ndar
                 f"{name}: cannot read '{text}' as 'start,step,end' (three numbers separated by commas)"
             ) from None
     else:
-        values = [float(v) for v in text]
+        try:
+            values = [float(v) for v in text]
+        except (TypeError, ValueError):
+            raise InsganInputError(f"{name}: expected 'start,step,end' (three numbers), got {text!r:.80}") from None
     if len(values) != 3:
         raise InsganInputError(f"{name}: expected 'start,step,end' (three numbers), got {len(values)} value(s): {text!r}")
     start, step, end = values
@@ -130,7 +136,14 @@ def parse_binning(text: str | tuple | list, *, name: str = "binning") -> np.ndar
         raise InsganInputError(f"{name}: step must be > 0, got {step} in {text!r}")
     if end <= start:
         raise InsganInputError(f"{name}: end ({end}) must be greater than start ({start}) in {text!r}")
-    n = int(np.floor((end - start) / step + 1e-6))
+    with np.errstate(over="ignore"):
+        n_float = (end - start) / step
+    if not n_float <= MAX_BINS_PER_AXIS:
+        raise InsganInputError(
+            f"{name}: '{text if isinstance(text, str) else ','.join(map(str, values))}' makes {n_float:.3g} bins, more "
+            f"than the limit of {MAX_BINS_PER_AXIS:,}; use a larger step or a smaller range"
+        )
+    n = int(np.floor(n_float + 1e-6))
     edges = start + step * np.arange(n + 1)
     if end - edges[-1] > 1e-6 * step:
         edges = np.append(edges, end)

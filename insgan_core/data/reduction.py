@@ -24,8 +24,25 @@ from .detector import DetectorData
 from .grid import Axis, check_edges, parse_binning
 from .ins_map import INSMap
 from .kinematics import k_from_energy, q_from_angle
+from .limits import check_allocation
 
-__all__ = ["powder_map", "pixel_corners_qe", "pixel_bin_overlaps", "effective_polar_widths"]
+_HINT = "use coarser --q-bins/--e-bins or a smaller range"
+
+__all__ = [
+    "powder_map",
+    "pixel_corners_qe",
+    "pixel_bin_overlaps",
+    "effective_polar_widths",
+    "kinematic_range",
+    "explain_empty_map",
+    "check_energy_range",
+]
+
+#: estimated working memory, bytes, per pixel-energy slab and per pixel-bin overlap in pixel_bin_overlaps
+_BYTES_PER_SLAB = 200
+_BYTES_PER_OVERLAP = 500
+#: estimated working memory per output bin of powder_map (accumulators, coverage, result, error)
+_BYTES_PER_BIN = 100
 
 METHODS = ("polygon", "centre")
 
@@ -145,6 +162,8 @@ def pixel_bin_overlaps(
     k_hi = np.clip(k_hi, -1, ne - 1)
     inside = (e_hi > e_edges[0]) & (e_lo < e_edges[-1])
     k_hi = np.where(inside, k_hi, k_lo - 1)
+    check_allocation(float(np.maximum(k_hi - k_lo + 1, 0).sum()), bytes_per_item=_BYTES_PER_SLAB,
+                     what=f"powder reduction: {e_lo.size} pixels x {ne} energy bins", hint=_HINT)
     p, k = _expand(k_lo, k_hi)
     ea = np.maximum(e_lo[p], e_edges[k])
     eb = np.minimum(e_hi[p], e_edges[k + 1])
@@ -164,6 +183,8 @@ def pixel_bin_overlaps(
     m_hi = np.clip(np.searchsorted(q_edges, qmax, side="left") - 1, -1, nq - 1)
     inside = (qmax > q_edges[0]) & (qmin < q_edges[-1]) & (qmax > qmin)
     m_hi = np.where(inside, m_hi, m_lo - 1)
+    check_allocation(float(np.maximum(m_hi - m_lo + 1, 0).sum()), bytes_per_item=_BYTES_PER_OVERLAP,
+                     what=f"powder reduction: pixel overlaps with {nq} |Q| x {ne} energy bins", hint=_HINT)
     s, m = _expand(m_lo, m_hi)
     q0, q1 = q_edges[m], q_edges[m + 1]
     ea, eb, la, lb, ra, rb = ea[s], eb[s], la[s], lb[s], ra[s], rb[s]
@@ -245,6 +266,10 @@ def powder_map(
         raise InsganInputError(
             f"e_bins: every energy transfer ({e_edges[0]:g} to {e_edges[-1]:g} meV) is >= Ei = {det.ei_meV:g} meV"
         )
+    nq, ne = q_edges.size - 1, e_edges.size - 1
+    check_allocation(float(nq) * float(ne), bytes_per_item=_BYTES_PER_BIN, what=f"q_bins x e_bins: {nq} x {ne} bins", hint=_HINT)
+    check_allocation(float(det.signal.size), bytes_per_item=_BYTES_PER_SLAB,
+                     what=f"powder reduction of {det.shape[0]} detectors x {det.shape[1]} energies")
     signal, error = det.signal, np.nan_to_num(det.error)
     apply_ki_kf = (not det.ki_over_kf_scaling) if correct_ki_kf is None else bool(correct_ki_kf)
     if apply_ki_kf:
@@ -252,7 +277,6 @@ def powder_map(
         with np.errstate(invalid="ignore", divide="ignore"):
             factor = k_from_energy(det.ei_meV) / k_from_energy(det.ei_meV - e_c)
         signal, error = signal * factor[None, :], error * factor[None, :]
-    nq, ne = q_edges.size - 1, e_edges.size - 1
 
     if method == "polygon":
         c = pixel_corners_qe(det)
@@ -299,3 +323,59 @@ def powder_map(
     }
     result = INSMap(out, err, Axis(q_edges, "MomentumTransfer"), Axis(e_edges, "DeltaE"), metadata, True)
     return (result, coverage) if return_coverage else result
+
+
+def kinematic_range(det: DetectorData) -> tuple[float, float, float, float]:
+    """The (|Q| min, |Q| max, E min, E max) reached by the valid pixels of ``det`` (Å⁻¹, meV).
+
+    Valid pixels have a finite signal and E < Ei; |Q| spans each detector's 2θ width
+    (:func:`effective_polar_widths`). NaN everywhere when no pixel is valid.
+    """
+    corners = pixel_corners_qe(det)
+    valid = np.isfinite(det.signal)
+    q_lo = np.fmin(corners["q_left_lo"], corners["q_left_hi"])
+    q_hi = np.fmax(corners["q_right_lo"], corners["q_right_hi"])
+    ok = valid & np.isfinite(q_lo) & np.isfinite(q_hi)
+    if not ok.any():
+        return (float("nan"),) * 4
+    e_lo = np.broadcast_to(det.energy_edges[None, :-1], det.shape)[ok]
+    e_hi = np.minimum(np.broadcast_to(det.energy_edges[None, 1:], det.shape)[ok], det.ei_meV)
+    return float(q_lo[ok].min()), float(q_hi[ok].max()), float(e_lo.min()), float(e_hi.max())
+
+
+def explain_empty_map(det: DetectorData, *, q_edges, e_edges=None, source: str = "this file") -> str:
+    """Why a reduction of ``det`` onto ``q_edges`` × ``e_edges`` reaches no output bin (one line)."""
+    q_edges = np.asarray(q_edges, dtype=float)
+    e_edges = det.energy_edges if e_edges is None else np.asarray(e_edges, dtype=float)
+    q0, q1, e0, e1 = kinematic_range(det)
+    if not np.isfinite(q0):
+        return f"{source} has no valid pixel (every bin is NaN or at E >= Ei)"
+    if q_edges[0] >= q1 or q_edges[-1] <= q0:
+        return (
+            f"the requested |Q| range {q_edges[0]:g}–{q_edges[-1]:g} Å⁻¹ lies outside the kinematic range "
+            f"{q0:.2g}–{q1:.2g} Å⁻¹ of {source}"
+        )
+    if e_edges[0] >= e1 or e_edges[-1] <= e0:
+        return (
+            f"the requested energy range {e_edges[0]:g}–{e_edges[-1]:g} meV lies outside the energy range "
+            f"{e0:g}–{e1:g} meV of {source}"
+        )
+    return (
+        f"no valid pixel of {source} (|Q| {q0:.2g}–{q1:.2g} Å⁻¹, E {e0:g}–{e1:g} meV) reaches the requested "
+        f"bins (|Q| {q_edges[0]:g}–{q_edges[-1]:g} Å⁻¹, E {e_edges[0]:g}–{e_edges[-1]:g} meV): at these |Q| the "
+        "energies are kinematically inaccessible"
+    )
+
+
+def check_energy_range(e_edges, ei_meV: float, *, name: str = "--e-bins") -> None:
+    """Refuse an energy-transfer binning that reaches beyond the incident energy (E <= Ei is required)."""
+    e_edges = np.asarray(e_edges, dtype=float)
+    if e_edges[0] >= ei_meV:
+        raise InsganInputError(
+            f"{name}: every energy transfer ({e_edges[0]:g} to {e_edges[-1]:g} meV) is >= Ei = {ei_meV:g} meV"
+        )
+    if e_edges[-1] > ei_meV * (1 + 1e-9):
+        raise InsganInputError(
+            f"{name}: the energy range {e_edges[0]:g}–{e_edges[-1]:g} meV goes beyond Ei = {ei_meV:g} meV; energy "
+            f"transfer cannot exceed the incident energy (end the binning at or below {ei_meV:g} meV)"
+        )

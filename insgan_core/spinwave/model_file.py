@@ -30,8 +30,8 @@ import re
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from ..data.io.yaml_file import load_yaml
 from ..errors import InsganFileError, InsganInputError
 from .bonds import bonds_in_shell
 from .expressions import evaluate
@@ -208,14 +208,8 @@ def model_to_dict(model: SpinWaveModel) -> dict:
 
 
 def _read_yaml(path: Path) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InsganFileError(f"model file {path}: cannot read it ({exc.strerror or exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InsganFileError(f"model file {path}: not valid YAML ({exc})") from None
+    # size, nesting and alias expansion bounded; Python tags refused (never executed)
+    data = load_yaml(path, what="model file")
     if not isinstance(data, dict):
         raise InsganFileError(f"model file {path}: expected a YAML mapping with 'lattice', 'sites', 'bonds', ...")
     return data

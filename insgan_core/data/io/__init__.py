@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from ...errors import InsganFileError, InsganInputError
 from ..detector import DetectorData
 from ..ins_map import INSMap
 from ._atomic import atomic_path
-from ._hdf5 import open_hdf5
+from ._checks import check_errors, check_signal
+from ._hdf5 import hdf5_errors, open_hdf5
 from .nexus_processed import is_nexus_processed, load_nexus_processed, save_nexus_processed
 from .npz import load_npz, save_npz
 from .nxspe import is_nxspe, load_nxspe, save_nxspe
@@ -61,7 +64,7 @@ def load(path: str | os.PathLike) -> INSMap | DetectorData:
         raise InsganFileError(
             f"{path}: not an HDF5/NeXus or .npz file (expected an NXSPE, Mantid processed NeXus or insgan .npz file)"
         )
-    with open_hdf5(path) as f:
+    with open_hdf5(path) as f, hdf5_errors(path):
         nxspe = is_nxspe(f)
         processed = not nxspe and is_nexus_processed(f)
     if nxspe:
@@ -78,6 +81,14 @@ def save(ins_map: INSMap, path: str | os.PathLike) -> None:
     """Write a map; the format follows the extension: ``.nxs`` (Mantid processed NeXus) or ``.npz``."""
     path = Path(path)
     ext = path.suffix.lower()
+    if isinstance(ins_map, INSMap):  # never write a file that insgan's own readers would refuse
+        if not np.isfinite(ins_map.signal).any():
+            raise InsganInputError(f"{path}: refusing to write a map without a single finite bin (everything is NaN)")
+        for field, check in (("signal", check_signal), ("error", check_errors)):
+            try:
+                check(getattr(ins_map, field), path=path, field=field)
+            except InsganFileError as exc:
+                raise InsganInputError(f"refusing to write {exc}") from None
     if ext in (".nxs", ".nx5", ".h5", ".hdf5"):
         save_nexus_processed(ins_map, path)
     elif ext == ".npz":

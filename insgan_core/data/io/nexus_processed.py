@@ -37,7 +37,8 @@ from ..detector import DetectorData
 from ..grid import UNIT_LABELS, Axis
 from ..ins_map import INSMap, MapMetadata
 from ._atomic import atomic_path
-from ._hdf5 import attr_text, open_hdf5, read_text, require
+from ._checks import MAX_EI_MEV, check_errors, check_increasing, check_signal
+from ._hdf5 import attr_text, hdf5_errors, open_hdf5, read_array, read_text, require, text_name
 
 __all__ = ["load_nexus_processed", "save_nexus_processed", "is_nexus_processed", "workspace_entry"]
 
@@ -49,14 +50,14 @@ METADATA_LOG = "insgan_metadata"
 
 def workspace_entry(f: h5py.File, *, path) -> h5py.Group:
     """The first NXentry holding a ``workspace`` NXdata group (Mantid's ``mantid_workspace_<n>``)."""
-    names = sorted(f, key=lambda n: (not n.startswith("mantid_workspace_"), n))
+    names = sorted(f, key=lambda n: (not text_name(n).startswith("mantid_workspace_"), text_name(n)))
     for name in names:
         obj = f.get(name)
         if isinstance(obj, h5py.Group) and isinstance(obj.get("workspace"), h5py.Group):
             return obj
     raise InsganFileError(
         f"{path}: no 'mantid_workspace_<n>/workspace' group found: not a Mantid processed NeXus Workspace2D file "
-        f"(top-level groups: {', '.join(f) or 'none'})"
+        f"(top-level groups: {', '.join(text_name(n) for n in f)[:300] or 'none'})"
     )
 
 
@@ -82,8 +83,9 @@ def _edges_from(values: np.ndarray, n: int, *, path, field: str, unit: str) -> t
         raise InsganFileError(
             f"{path}: '{field}' ({unit}) has {values.size} values, expected {n + 1} bin edges or {n} points"
         )
-    if not np.all(np.isfinite(edges)) or not np.all(np.diff(edges) > 0):
-        raise InsganFileError(f"{path}: '{field}' ({unit}) must be finite and strictly increasing")
+    check_increasing(values, path=path, field=field, unit=unit or "its unit")
+    if kind == "points":
+        check_increasing(edges, path=path, field=f"{field} (bin edges from the points)", unit=unit or "its unit")
     return edges, kind
 
 
@@ -99,8 +101,8 @@ def _logs(entry: h5py.Group) -> dict:
         ds = grp["value"]
         if ds.dtype.kind in "SUO":
             out[name] = read_text(ds)
-        elif ds.size >= 1 and ds.dtype.kind in "fiub":
-            out[name] = float(np.asarray(ds[()]).reshape(-1)[-1])
+        elif ds.size >= 1 and ds.dtype.kind in "fiub" and not ds.dtype.names:
+            out[name] = float(np.asarray(ds[(ds.size - 1,) if ds.ndim == 1 else ()]).reshape(-1)[-1])
     return out
 
 
@@ -120,19 +122,31 @@ def _detector_geometry(entry: h5py.Group, nspec: int):
     needed = ("detector_index", "detector_count", "detector_list", "detector_positions")
     if not all(isinstance(det.get(n), h5py.Dataset) for n in needed):
         return None
-    index = np.asarray(det["detector_index"][()]).astype(np.int64).reshape(-1)
-    count = np.asarray(det["detector_count"][()]).astype(np.int64).reshape(-1)
-    ids = np.asarray(det["detector_list"][()]).astype(np.int64).reshape(-1)
-    pos = np.asarray(det["detector_positions"][()], dtype=np.float64)
+    path = entry.file.filename
+    arrays = {}
+    for name in needed:
+        values = read_array(det[name], path=path)
+        if not np.all(np.isfinite(values)):
+            raise InsganFileError(f"{path}: '{det[name].name}' holds NaN or infinite values; expected finite numbers")
+        arrays[name] = values
+    index = arrays["detector_index"].astype(np.int64).reshape(-1)
+    count = arrays["detector_count"].astype(np.int64).reshape(-1)
+    ids = arrays["detector_list"].astype(np.int64).reshape(-1)
+    pos = arrays["detector_positions"]
     if index.size != nspec or count.size != nspec or pos.ndim != 2 or pos.shape[1] != 3 or pos.shape[0] != ids.size:
         return None
-    if np.any(count < 1) or np.any(index + count > ids.size):
+    if np.any(count < 1) or np.any(index < 0) or np.any(index + count > ids.size):
         return None
     masked_ids = _masked_detector_ids(entry)
     owner = np.repeat(np.arange(nspec), count)
-    members = np.concatenate([np.arange(i, i + c) for i, c in zip(index, count)])
+    members = (np.arange(owner.size) - (np.cumsum(count) - count)[owner]) + index[owner]
     # detector_positions are spherical (r in m, 2θ in degrees, φ in degrees) per listed detector
     r, polar, phi = pos[members, 0], pos[members, 1], pos[members, 2]
+    if np.any(polar < 0) or np.any(polar > 180.0 + 1e-6) or np.any(r <= 0):
+        raise InsganFileError(
+            f"{path}: '{det.name}/detector_positions' holds 2θ outside 0-180° or distances <= 0; expected (r > 0 m, "
+            "2θ in 0-180°, φ in degrees) per detector"
+        )
     n = count.astype(np.float64)
     polar_mean = np.bincount(owner, polar, nspec) / n
     dist_mean = np.bincount(owner, r, nspec) / n
@@ -158,7 +172,11 @@ def _detector_geometry(entry: h5py.Group, nspec: int):
     else:
         cell = np.zeros(nspec)
     width = np.maximum(cell, spread)
-    masked = np.array([all(int(i) in masked_ids for i in ids[members[owner == s]]) for s in range(nspec)]) if masked_ids else np.zeros(nspec, bool)
+    if masked_ids:
+        unmasked = ~np.isin(ids[members], np.fromiter(masked_ids, dtype=np.int64))
+        masked = np.bincount(owner, unmasked, nspec) == 0
+    else:
+        masked = np.zeros(nspec, bool)
     return polar_mean, az, dist_mean, width, masked
 
 
@@ -189,121 +207,167 @@ def load_nexus_processed(path: str | os.PathLike) -> INSMap | DetectorData:
     the instrument parameter map become NaN rows.
     """
     path = Path(path)
-    with open_hdf5(path) as f:
-        entry = workspace_entry(f, path=path)
-        ws = entry["workspace"]
-        values_ds = require(ws, "values", path=path)
-        values = np.asarray(values_ds[()], dtype=np.float64)
-        if values.ndim != 2:
-            raise InsganFileError(f"{path}: '{values_ds.name}' must be 2-D (spectra, bins), has shape {values.shape}")
-        if values.size == 0:
-            raise InsganFileError(f"{path}: '{values_ds.name}' is empty (shape {values.shape})")
-        if np.isnan(values).all():
-            raise InsganFileError(f"{path}: '{values_ds.name}' is NaN everywhere")
-        errors = np.asarray(require(ws, "errors", path=path)[()], dtype=np.float64)
-        if errors.shape != values.shape:
-            raise InsganFileError(f"{path}: '{ws.name}/errors' has shape {errors.shape}, expected {values.shape}")
-        nspec, nbins = values.shape
-        axis1 = require(ws, "axis1", path=path)
-        x1 = np.asarray(axis1[()], dtype=np.float64)
-        if x1.ndim == 2:  # ragged X written per spectrum: accept only when all rows agree
-            if not np.all(x1 == x1[:1]):
-                raise InsganFileError(f"{path}: '{axis1.name}' differs between spectra (ragged X is not supported); rebin in Mantid first")
-            x1 = x1[0]
-        unit1 = (attr_text(axis1, "units", "") or "").strip()
-        distribution = (attr_text(axis1, "distribution", "0") or "0").strip() in ("1", "true", "True")
-        if isinstance(ws.get("axis2"), h5py.Dataset):
-            axis2 = ws["axis2"]
-            if axis2.dtype.kind in "SUO":
-                raise InsganFileError(f"{path}: '{axis2.name}' is a text axis; expected a numeric vertical axis")
-            x2 = np.asarray(axis2[()], dtype=np.float64)
-            unit2 = (attr_text(axis2, "units", "") or "").strip()
-            if unit2 == "Label":  # Mantid Label unit: the caption names the quantity (insgan writes its unit ID)
-                unit2 = (attr_text(axis2, "caption", "") or "").strip() or "Label"
-        else:
-            x2, unit2 = np.arange(1, nspec + 1, dtype=np.float64), "spectraNumber"
-        logs = _logs(entry)
-        stored = None
-        if METADATA_LOG in logs:
-            try:
-                stored = json.loads(logs[METADATA_LOG])
-            except json.JSONDecodeError:
-                stored = None
-        u1, u2 = unit1.lower(), unit2.lower()
-        instrument = ""
-        if isinstance(entry.get("instrument/name"), h5py.Dataset):
-            instrument = read_text(entry["instrument/name"]).strip()
-        title = read_text(entry["title"]).strip() if isinstance(entry.get("title"), h5py.Dataset) else ""
-        ei = logs.get("Ei")
-        ei = float(ei) if isinstance(ei, float) and np.isfinite(ei) and ei > 0 else None
-        provenance = {"source_file": path.name, "format": "Mantid processed NeXus", "entry": entry.name.lstrip("/"), "title": title}
-        if stored is not None:
-            metadata = MapMetadata.from_dict(stored.get("metadata", {}))
-        else:
-            metadata = MapMetadata(instrument=instrument, ei_meV=ei, provenance=provenance)
+    with open_hdf5(path) as f, hdf5_errors(path, kind="Mantid processed NeXus"):
+        return _read(f, path)
 
-        if u1 == "deltae" and u2 in _SPECTRUM_UNITS:
-            e_edges, _ = _edges_from(x1, nbins, path=path, field=axis1.name, unit=unit1)
-            geometry = _detector_geometry(entry, nspec) if ei is not None else None
-            if geometry is not None:
-                polar, az, dist, width, masked = geometry
-                signal, error = values.copy(), errors.copy()
-                signal[masked] = np.nan
-                error[masked] = np.nan
-                if e_edges[0] >= ei:
-                    raise InsganFileError(f"{path}: every energy transfer in '{axis1.name}' is >= Ei = {ei:g} meV")
-                metadata.provenance.update(
-                    polar_width_source="estimated from the 2θ spacing of neighbouring spectra",
-                    distribution=distribution,
-                )
-                return DetectorData(
-                    signal=signal,
-                    error=error,
-                    energy_edges=e_edges,
-                    polar_deg=polar,
-                    azimuthal_deg=az,
-                    polar_width_deg=width,
-                    azimuthal_width_deg=np.zeros(nspec),
-                    distance_m=dist,
-                    ei_meV=ei,
-                    psi_deg=float("nan"),
-                    ki_over_kf_scaling=True,
-                    metadata=metadata,
-                )
-            spec_edges, _ = _edges_from(x2, nspec, path=path, field=f"{ws.name}/axis2", unit=unit2) if x2.size > 1 else (
-                np.array([x2[0] - 0.5, x2[0] + 0.5]), "points")
-            return INSMap(values, errors, Axis(spec_edges, "SpectrumNumber"), Axis(e_edges, "DeltaE"), metadata, distribution)
 
-        if u1 == "deltae" and u2 != "deltae":
-            signal, error = values, errors
-            e_vals, e_unit, x_vals, x_unit, x_field = x1, unit1, x2, unit2, f"{ws.name}/axis2"
-            e_field = axis1.name
-        elif u2 == "deltae" and u1 != "deltae":
-            signal, error = values.T, errors.T  # transposed producers (e.g. Abins2D): X = |Q|
-            e_vals, e_unit, x_vals, x_unit, x_field = x2, unit2, x1, unit1, axis1.name
-            e_field = f"{ws.name}/axis2"
-        else:
-            raise InsganFileError(
-                f"{path}: axis units are '{unit1}' (axis1) and '{unit2}' (axis2); expected one of them to be "
-                "'DeltaE' (energy transfer, meV) and the other 'MomentumTransfer' or a spectrum axis"
-            )
-        nx, ne = signal.shape
-        e_edges, _ = _edges_from(e_vals, ne, path=path, field=e_field, unit=e_unit)
-        x_edges, x_kind = _edges_from(x_vals, nx, path=path, field=x_field, unit=x_unit)
-        unit_id = _UNIT_IDS.get(x_unit.lower(), x_unit or "unknown")
-        tick_labels = ()
-        if stored is not None and stored.get("x_tick_labels"):
-            tick_labels = tuple((float(a), str(b)) for a, b in stored["x_tick_labels"])
-        if stored is None:
-            metadata.provenance["x_axis_given_as"] = x_kind
-        return INSMap(
-            np.ascontiguousarray(signal),
-            np.ascontiguousarray(error),
-            Axis(x_edges, unit_id, tick_labels),
-            Axis(e_edges, "DeltaE"),
-            metadata,
-            distribution,
+def _read(f: h5py.File, path: Path) -> INSMap | DetectorData:
+    entry = workspace_entry(f, path=path)
+    ws = entry["workspace"]
+    values_ds = require(ws, "values", path=path)
+    if values_ds.ndim != 2:
+        raise InsganFileError(f"{path}: '{values_ds.name}' must be 2-D (spectra, bins), has shape {values_ds.shape}")
+    values = read_array(values_ds, path=path, what="(spectra, bins) intensities")
+    if values.size == 0:
+        raise InsganFileError(f"{path}: '{values_ds.name}' is empty (shape {values.shape})")
+    check_signal(values, path=path, field=text_name(values_ds))
+    if np.isnan(values).all():
+        raise InsganFileError(f"{path}: '{values_ds.name}' is NaN everywhere")
+    errors_ds = require(ws, "errors", path=path)
+    if errors_ds.shape != values.shape:
+        raise InsganFileError(f"{path}: '{errors_ds.name}' has shape {errors_ds.shape}, expected {values.shape}")
+    errors = read_array(errors_ds, path=path, what="(spectra, bins) standard deviations")
+    check_errors(errors, path=path, field=text_name(errors_ds))
+    nspec, nbins = values.shape
+    axis1 = require(ws, "axis1", path=path)
+    if axis1.ndim not in (1, 2):
+        raise InsganFileError(f"{path}: '{axis1.name}' must be 1-D (or one row per spectrum), has shape {axis1.shape}")
+    x1 = read_array(axis1, path=path, what="X axis")
+    if x1.ndim == 2:  # ragged X written per spectrum: accept only when all rows agree
+        if not np.all(x1 == x1[:1]):
+            raise InsganFileError(f"{path}: '{axis1.name}' differs between spectra (ragged X is not supported); rebin in Mantid first")
+        x1 = x1[0] if x1.shape[0] else x1.reshape(-1)
+    unit1 = (attr_text(axis1, "units", "") or "").strip()
+    distribution = (attr_text(axis1, "distribution", "0") or "0").strip() in ("1", "true", "True")
+    if isinstance(ws.get("axis2"), h5py.Dataset):
+        axis2 = ws["axis2"]
+        if axis2.dtype.kind in "SUO":
+            raise InsganFileError(f"{path}: '{axis2.name}' is a text axis; expected a numeric vertical axis")
+        if axis2.ndim != 1:
+            raise InsganFileError(f"{path}: '{axis2.name}' must be 1-D, has shape {axis2.shape}")
+        x2 = read_array(axis2, path=path, what="vertical axis")
+        unit2 = (attr_text(axis2, "units", "") or "").strip()
+        if unit2 == "Label":  # Mantid Label unit: the caption names the quantity (insgan writes its unit ID)
+            unit2 = (attr_text(axis2, "caption", "") or "").strip() or "Label"
+    else:
+        x2, unit2 = np.arange(1, nspec + 1, dtype=np.float64), "spectraNumber"
+    logs = _logs(entry)
+    stored = None
+    if METADATA_LOG in logs:
+        try:
+            stored = json.loads(logs[METADATA_LOG]) if isinstance(logs[METADATA_LOG], str) else None
+        except json.JSONDecodeError:
+            stored = None
+    u1, u2 = unit1.lower(), unit2.lower()
+    instrument = ""
+    if isinstance(entry.get("instrument/name"), h5py.Dataset):
+        instrument = read_text(entry["instrument/name"]).strip()
+    title = read_text(entry["title"]).strip() if isinstance(entry.get("title"), h5py.Dataset) else ""
+    ei = logs.get("Ei")
+    if isinstance(ei, float) and not (np.isnan(ei) or 0 < ei <= MAX_EI_MEV):
+        raise InsganFileError(
+            f"{path}: sample log '{entry.name}/logs/Ei/value' (incident energy) is {ei:g} meV, expected > 0 "
+            f"(and finite, <= {MAX_EI_MEV:g} meV)"
         )
+    ei = float(ei) if isinstance(ei, float) and np.isfinite(ei) and ei > 0 else None
+    provenance = {"source_file": path.name, "format": "Mantid processed NeXus", "entry": text_name(entry).lstrip("/"), "title": title}
+    if isinstance(stored, dict) and isinstance(stored.get("metadata", {}), dict):
+        metadata = _metadata_from_stored(stored.get("metadata", {}), path=path)
+    else:
+        metadata = MapMetadata(instrument=instrument, ei_meV=ei, provenance=provenance)
+
+    if u1 == "deltae" and u2 in _SPECTRUM_UNITS:
+        e_edges, _ = _edges_from(x1, nbins, path=path, field=text_name(axis1), unit=unit1)
+        geometry = _detector_geometry(entry, nspec) if ei is not None else None
+        if geometry is not None:
+            polar, az, dist, width, masked = geometry
+            signal, error = values.copy(), errors.copy()
+            signal[masked] = np.nan
+            error[masked] = np.nan
+            if e_edges[0] >= ei:
+                raise InsganFileError(f"{path}: every energy transfer in '{axis1.name}' is >= Ei = {ei:g} meV")
+            metadata.provenance.update(
+                polar_width_source="estimated from the 2θ spacing of neighbouring spectra",
+                distribution=distribution,
+            )
+            return DetectorData(
+                signal=signal,
+                error=error,
+                energy_edges=e_edges,
+                polar_deg=polar,
+                azimuthal_deg=az,
+                polar_width_deg=width,
+                azimuthal_width_deg=np.zeros(nspec),
+                distance_m=dist,
+                ei_meV=ei,
+                psi_deg=float("nan"),
+                ki_over_kf_scaling=True,
+                metadata=metadata,
+            )
+        spec_edges, _ = _edges_from(x2, nspec, path=path, field=f"{ws.name}/axis2", unit=unit2) if x2.size > 1 else (
+            np.array([x2[0] - 0.5, x2[0] + 0.5]), "points")
+        return INSMap(values, errors, Axis(spec_edges, "SpectrumNumber"), Axis(e_edges, "DeltaE"), metadata, distribution)
+
+    if u1 == "deltae" and u2 != "deltae":
+        signal, error = values, errors
+        e_vals, e_unit, x_vals, x_unit, x_field = x1, unit1, x2, unit2, f"{ws.name}/axis2"
+        e_field = text_name(axis1)
+    elif u2 == "deltae" and u1 != "deltae":
+        signal, error = values.T, errors.T  # transposed producers (e.g. Abins2D): X = |Q|
+        e_vals, e_unit, x_vals, x_unit, x_field = x2, unit2, x1, unit1, text_name(axis1)
+        e_field = f"{ws.name}/axis2"
+    else:
+        raise InsganFileError(
+            f"{path}: axis units are '{unit1}' (axis1) and '{unit2}' (axis2); expected one of them to be "
+            "'DeltaE' (energy transfer, meV) and the other 'MomentumTransfer' or a spectrum axis"
+        )
+    nx, ne = signal.shape
+    e_edges, _ = _edges_from(e_vals, ne, path=path, field=e_field, unit=e_unit)
+    x_edges, x_kind = _edges_from(x_vals, nx, path=path, field=x_field, unit=x_unit)
+    if x_unit.lower() == "momentumtransfer" and x_kind == "edges" and x_edges[0] < 0:
+        raise InsganFileError(f"{path}: '{x_field}' (|Q| bin edges) starts at {x_edges[0]:g} Å⁻¹; expected |Q| >= 0")
+    if ei is not None and e_edges[0] >= ei:
+        raise InsganFileError(
+            f"{path}: every energy transfer in '{e_field}' ({e_edges[0]:g} to {e_edges[-1]:g} meV) is >= Ei = {ei:g} meV"
+        )
+    unit_id = _UNIT_IDS.get(x_unit.lower(), x_unit or "unknown")
+    tick_labels = ()
+    if isinstance(stored, dict) and stored.get("x_tick_labels"):
+        try:
+            tick_labels = tuple((float(a), str(b)) for a, b in stored["x_tick_labels"])
+        except (TypeError, ValueError):
+            raise InsganFileError(
+                f"{path}: log '{METADATA_LOG}' has malformed x_tick_labels; expected [[position, label], ...]"
+            ) from None
+    if not isinstance(stored, dict):
+        metadata.provenance["x_axis_given_as"] = x_kind
+    return INSMap(
+        np.ascontiguousarray(signal),
+        np.ascontiguousarray(error),
+        Axis(x_edges, unit_id, tick_labels),
+        Axis(e_edges, "DeltaE"),
+        metadata,
+        distribution,
+    )
+
+
+def _metadata_from_stored(d: dict, *, path) -> MapMetadata:
+    """MapMetadata from the JSON log insgan writes, with its numbers checked."""
+    try:
+        md = MapMetadata.from_dict(d)
+    except (TypeError, ValueError, AttributeError):
+        raise InsganFileError(f"{path}: log '{METADATA_LOG}' holds malformed metadata (expected insgan's JSON)") from None
+    for name, unit in (("ei_meV", "meV"), ("temperature_K", "K")):
+        value = getattr(md, name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (np.isnan(value) or 0 <= value <= 1e6):
+            raise InsganFileError(
+                f"{path}: log '{METADATA_LOG}' gives {name} = {value!r:.40}; expected a number >= 0 in {unit} or null"
+            )
+    if not isinstance(md.instrument, str) or not isinstance(md.sample, str):
+        raise InsganFileError(f"{path}: log '{METADATA_LOG}' gives a non-text instrument or sample name")
+    return md
 
 
 def _fixed(text: str) -> np.bytes_:

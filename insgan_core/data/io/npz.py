@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,9 @@ import numpy as np
 from ...errors import InsganFileError, InsganInputError
 from ..grid import Axis
 from ..ins_map import INSMap, MapMetadata
+from ..limits import check_allocation
 from ._atomic import atomic_path
+from ._checks import check_errors, check_signal
 
 __all__ = ["save_npz", "load_npz"]
 
@@ -56,13 +59,25 @@ def load_npz(path: str | os.PathLike) -> INSMap:
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in ("signal", "error", "x_edges", "e_edges", "header") if k not in z.files]
             if missing:
-                raise InsganFileError(f"{path}: missing array(s) {', '.join(missing)} (found: {', '.join(z.files)})")
+                raise InsganFileError(f"{path}: missing array(s) {', '.join(missing)} (found: {', '.join(z.files)[:300]})")
+            # uncompressed sizes from the zip directory, before anything is inflated (zip bombs)
+            check_allocation(float(sum(i.file_size for i in z.zip.infolist())), bytes_per_item=4,
+                             what=f"{path}: arrays of {sum(i.file_size for i in z.zip.infolist()):,} bytes")
             arrays = {k: z[k] for k in ("signal", "error", "x_edges", "e_edges")}
             header = json.loads(str(z["header"]))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise InsganFileError(f"{path}: not a readable .npz file ({exc})") from None
-    if header.get("format") != _FORMAT:
-        raise InsganFileError(f"{path}: header format is {header.get('format')!r}, expected '{_FORMAT}'")
+    except InsganInputError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, NotImplementedError, RecursionError,
+            zlib.error) as exc:
+        raise InsganFileError(f"{path}: not a readable .npz file ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if not isinstance(header, dict) or header.get("format") != _FORMAT:
+        found = header.get("format") if isinstance(header, dict) else type(header).__name__
+        raise InsganFileError(f"{path}: header format is {found!r:.80}, expected '{_FORMAT}'")
+    for name in ("signal", "error", "x_edges", "e_edges"):
+        if arrays[name].dtype.kind not in "fiu":
+            raise InsganFileError(f"{path}: array '{name}' has data type {arrays[name].dtype}, expected real numbers")
+    check_signal(arrays["signal"].astype(np.float64), path=path, field="signal")
+    check_errors(arrays["error"].astype(np.float64), path=path, field="error")
     try:
         return INSMap(
             arrays["signal"],
@@ -74,3 +89,5 @@ def load_npz(path: str | os.PathLike) -> INSMap:
         )
     except InsganInputError as exc:
         raise InsganFileError(f"{path}: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InsganFileError(f"{path}: malformed insgan .npz header ({type(exc).__name__}: {str(exc)[:200]})") from None

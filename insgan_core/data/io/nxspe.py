@@ -24,7 +24,8 @@ from ...errors import InsganFileError
 from ..detector import DetectorData
 from ..ins_map import MapMetadata
 from ._atomic import atomic_path
-from ._hdf5 import attr_text, open_hdf5, read_scalar, read_text, require
+from ._checks import MAX_EI_MEV, check_errors, check_increasing, check_per_detector, check_signal
+from ._hdf5 import attr_text, hdf5_errors, open_hdf5, read_array, read_scalar, read_text, require, text_name
 
 __all__ = ["load_nxspe", "save_nxspe", "first_entry", "is_nxspe"]
 
@@ -37,7 +38,7 @@ def first_entry(f: h5py.File, *, path) -> h5py.Group:
         obj = f.get(name)
         if isinstance(obj, h5py.Group) and attr_text(obj, "NX_class") == "NXentry":
             return obj
-    raise InsganFileError(f"{path}: no NXentry group at the top level of the file (found: {', '.join(f) or 'nothing'})")
+    raise InsganFileError(f"{path}: no NXentry group at the top level of the file (found: {', '.join(text_name(n) for n in f)[:300] or 'nothing'})")
 
 
 def is_nxspe(f: h5py.File) -> bool:
@@ -64,8 +65,8 @@ def _energy_edges(energy: np.ndarray, ne: int, *, path, field: str) -> np.ndarra
             f"{path}: '{field}' has {energy.size} values but the data have {ne} energy bins "
             f"(expected {ne + 1} bin edges or {ne} bin centres)"
         )
-    if not np.all(np.isfinite(edges)) or not np.all(np.diff(edges) > 0):
-        raise InsganFileError(f"{path}: '{field}' must be finite and strictly increasing")
+    check_increasing(energy, path=path, field=field, unit="meV")
+    check_increasing(edges, path=path, field=f"{field} (bin edges from the centres)", unit="meV")
     return edges
 
 
@@ -79,7 +80,7 @@ def _check_units(obj, *, path, expected: str = "mev"):
 
 
 def load_nxspe(path: str | os.PathLike) -> DetectorData:
-    """Read an NXSPE file into :class:`DetectorData`.
+    """Read an NXSPE file into :class:`DetectorData`, checking every field against its physical meaning.
 
     Parameters
     ----------
@@ -97,93 +98,127 @@ def load_nxspe(path: str | os.PathLike) -> DetectorData:
     Raises
     ------
     InsganFileError
-        Missing file or field, not HDF5/truncated, ``definition`` not NXSPE, energy units not meV,
-        Ei <= 0, E >= Ei for every bin, empty or all-NaN data, mismatched shapes.
+        One line naming the file and the field (HDF5 path) and what was expected: missing file or
+        field, not HDF5/truncated/corrupt ("not a readable NXSPE/NeXus file"), ``definition`` not
+        NXSPE, energy units not meV, Ei not in (0, 100000] meV, E >= Ei for every bin, energies not
+        strictly increasing, empty or all-NaN data, ±inf intensities, negative or infinite errors, a
+        non-numeric (text, compound, complex, boolean) field, mismatched lengths or orientation, 2θ
+        outside 0-180°, non-finite azimuthal angles, negative or non-finite widths, distances <= 0.
     """
     path = Path(path)
-    with open_hdf5(path) as f:
-        entry = first_entry(f, path=path)
-        definition = require(entry, "definition", path=path)
-        text = read_text(definition).strip()
-        if text != "NXSPE":
+    with open_hdf5(path) as f, hdf5_errors(path, kind="NXSPE"):
+        return _read(f, path)
+
+
+def _read(f: h5py.File, path: Path) -> DetectorData:
+    entry = first_entry(f, path=path)
+    definition = require(entry, "definition", path=path)
+    text = read_text(definition).strip()
+    if text != "NXSPE":
+        raise InsganFileError(
+            f"{path}: '{definition.name}' is '{text[:80]}', expected 'NXSPE' (is this a Mantid processed NeXus "
+            "file? use insgan_core.data.io.load, which detects the format)"
+        )
+    version = attr_text(definition, "version", "") or ""
+    version = version.strip()
+    if version and version.split(".")[0] != "1":
+        raise InsganFileError(f"{path}: NXSPE version '{version[:40]}' is not supported (expected 1.x)")
+    info = require(entry, "NXSPE_info", path=path, what="group", kind=h5py.Group)
+    fe = require(info, "fixed_energy", path=path)
+    _check_units(fe, path=path)
+    ei = read_scalar(fe, path=path)
+    if not np.isfinite(ei) or ei <= 0 or ei > MAX_EI_MEV:
+        raise InsganFileError(
+            f"{path}: '{fe.name}' (incident energy Ei) is {ei:g} meV, expected > 0 (and finite, <= {MAX_EI_MEV:g} meV)"
+        )
+    psi = read_scalar(info["psi"], path=path) if isinstance(info.get("psi"), h5py.Dataset) else float("nan")
+    if np.isinf(psi):
+        raise InsganFileError(f"{path}: '{info.name}/psi' (sample rotation) is {psi}, expected a finite angle in degrees or NaN")
+    ki_kf = True
+    if isinstance(info.get("ki_over_kf_scaling"), h5py.Dataset):
+        flag = read_scalar(info["ki_over_kf_scaling"], path=path)
+        if flag not in (0.0, 1.0):
+            raise InsganFileError(f"{path}: '{info.name}/ki_over_kf_scaling' is {flag:g}, expected 0 or 1")
+        ki_kf = bool(flag)
+
+    data_group = require(entry, "data", path=path, what="group", kind=h5py.Group)
+    data_ds = require(data_group, "data", path=path)
+    field = text_name(data_ds)
+    if data_ds.ndim != 2:
+        raise InsganFileError(f"{path}: '{field}' must be 2-D (ndet, ne), has shape {data_ds.shape}")
+    data = read_array(data_ds, path=path, what="(ndet, ne) intensities")
+    ndet, ne = data.shape
+    if ndet == 0 or ne == 0:
+        raise InsganFileError(f"{path}: '{field}' is empty (shape {data.shape})")
+    _check_orientation(data_ds, path=path)
+    check_signal(data, path=path, field=field)
+    if np.isnan(data).all():
+        raise InsganFileError(f"{path}: '{field}' is NaN everywhere (every detector masked)")
+    error_ds = require(data_group, "error", path=path)
+    if error_ds.shape != data.shape:
+        raise InsganFileError(f"{path}: '{error_ds.name}' has shape {error_ds.shape}, expected {data.shape} like 'data'")
+    error = read_array(error_ds, path=path, what="(ndet, ne) standard deviations")
+    check_errors(error, path=path, field=text_name(error_ds))
+    energy_ds = require(data_group, "energy", path=path)
+    _check_units(energy_ds, path=path)
+    if energy_ds.ndim != 1:
+        raise InsganFileError(f"{path}: '{energy_ds.name}' must be 1-D, has shape {energy_ds.shape}")
+    edges = _energy_edges(read_array(energy_ds, path=path, what="energy transfer, meV"), ne, path=path, field=text_name(energy_ds))
+    if edges[0] >= ei:
+        raise InsganFileError(
+            f"{path}: every energy transfer in '{energy_ds.name}' ({edges[0]:g} to {edges[-1]:g} meV) is >= "
+            f"Ei = {ei:g} meV: no kinematically allowed bin"
+        )
+
+    def per_detector(name, default=None, **limits):
+        ds = data_group.get(name)
+        if ds is None:
+            if default is None:
+                require(data_group, name, path=path)
+            return np.full(ndet, default, dtype=np.float64)
+        if not isinstance(ds, h5py.Dataset):
+            raise InsganFileError(f"{path}: '{data_group.name}/{name}' is a group, expected a dataset of {ndet} values")
+        if ds.size != ndet or (ds.ndim > 1 and max(ds.shape) != ds.size):
             raise InsganFileError(
-                f"{path}: '{definition.name}' is '{text}', expected 'NXSPE' (is this a Mantid processed NeXus "
-                "file? use insgan_core.data.io.load, which detects the format)"
+                f"{path}: '{ds.name}' has shape {ds.shape}, expected {ndet} values (one per detector, the first "
+                f"axis of 'data' {data.shape})"
             )
-        version = attr_text(definition, "version", "") or ""
-        version = version.strip()
-        if version and version.split(".")[0] != "1":
-            raise InsganFileError(f"{path}: NXSPE version '{version}' is not supported (expected 1.x)")
-        info = require(entry, "NXSPE_info", path=path, what="group", kind=h5py.Group)
-        fe = require(info, "fixed_energy", path=path)
-        _check_units(fe, path=path)
-        ei = read_scalar(fe, path=path)
-        if not np.isfinite(ei) or ei <= 0:
-            raise InsganFileError(f"{path}: '{fe.name}' (incident energy Ei) is {ei} meV, expected > 0")
-        psi = read_scalar(info["psi"], path=path) if "psi" in info else float("nan")
-        ki_kf = bool(read_scalar(info["ki_over_kf_scaling"], path=path)) if "ki_over_kf_scaling" in info else True
+        value = read_array(ds, path=path).reshape(-1)
+        check_per_detector(value, path=path, field=text_name(ds), **limits)
+        return value
 
-        data_group = require(entry, "data", path=path, what="group", kind=h5py.Group)
-        data = np.asarray(require(data_group, "data", path=path)[()], dtype=np.float64)
-        if data.ndim != 2:
-            raise InsganFileError(f"{path}: '{data_group.name}/data' must be 2-D (ndet, ne), has shape {data.shape}")
-        ndet, ne = data.shape
-        if ndet == 0 or ne == 0:
-            raise InsganFileError(f"{path}: '{data_group.name}/data' is empty (shape {data.shape})")
-        if np.isnan(data).all():
-            raise InsganFileError(f"{path}: '{data_group.name}/data' is NaN everywhere (every detector masked)")
-        error = np.asarray(require(data_group, "error", path=path)[()], dtype=np.float64)
-        if error.shape != data.shape:
+    # 2θ may exceed 180° by rounding only; widths are full widths (0: not given, see effective_polar_widths)
+    polar = per_detector("polar", unit="degrees", lo=0.0, hi=180.0 + 1e-6, meaning="scattering angle 2θ")
+    azimuthal = per_detector("azimuthal", 0.0, unit="degrees", meaning="azimuthal angle φ")
+    polar_width = per_detector("polar_width", 0.0, unit="degrees", lo=0.0, hi=180.0, meaning="2θ width")
+    azimuthal_width = per_detector("azimuthal_width", 0.0, unit="degrees", lo=0.0, hi=720.0, meaning="φ width")
+    distance = per_detector("distance", float("nan"), unit="m", lo=0.0, hi=1000.0, lo_open=True,
+                            meaning="sample-detector distance")
+    polar = np.clip(polar, 0.0, 180.0)
+
+    instrument = ""
+    if isinstance(entry.get("instrument/name"), h5py.Dataset):
+        instrument = read_text(entry["instrument/name"]).strip()
+    sample = ""
+    if isinstance(entry.get("sample/name"), h5py.Dataset):
+        sample = read_text(entry["sample/name"]).strip()
+    temperature = None
+    if isinstance(entry.get("sample/temperature"), h5py.Dataset):
+        temperature = read_scalar(entry["sample/temperature"], path=path)
+        if not (np.isnan(temperature) or 0 <= temperature < 1e5):
             raise InsganFileError(
-                f"{path}: '{data_group.name}/error' has shape {error.shape}, expected {data.shape} like 'data'"
+                f"{path}: '{entry.name}/sample/temperature' is {temperature:g} K, expected a finite value >= 0 K or NaN"
             )
-        energy_ds = require(data_group, "energy", path=path)
-        _check_units(energy_ds, path=path)
-        edges = _energy_edges(np.asarray(energy_ds[()], dtype=np.float64), ne, path=path, field=energy_ds.name)
-        if edges[0] >= ei:
-            raise InsganFileError(
-                f"{path}: every energy transfer in '{energy_ds.name}' ({edges[0]:g} to {edges[-1]:g} meV) is >= "
-                f"Ei = {ei:g} meV: no kinematically allowed bin"
-            )
-
-        def per_detector(name, default=None, unit="deg"):
-            if name not in data_group:
-                if default is None:
-                    require(data_group, name, path=path)
-                return np.full(ndet, default, dtype=np.float64)
-            value = np.asarray(data_group[name][()], dtype=np.float64).reshape(-1)
-            if value.shape != (ndet,):
-                raise InsganFileError(
-                    f"{path}: '{data_group.name}/{name}' has {value.size} values, expected {ndet} (one per detector)"
-                )
-            return value
-
-        polar = per_detector("polar")
-        azimuthal = per_detector("azimuthal", 0.0)
-        polar_width = per_detector("polar_width", 0.0)
-        azimuthal_width = per_detector("azimuthal_width", 0.0)
-        distance = per_detector("distance", float("nan"))
-        if not np.all(np.isfinite(polar)):
-            raise InsganFileError(f"{path}: '{data_group.name}/polar' contains NaN or inf")
-
-        instrument = ""
-        if isinstance(entry.get("instrument/name"), h5py.Dataset):
-            instrument = read_text(entry["instrument/name"]).strip()
-        sample = ""
-        if isinstance(entry.get("sample/name"), h5py.Dataset):
-            sample = read_text(entry["sample/name"]).strip()
-        temperature = None
-        if isinstance(entry.get("sample/temperature"), h5py.Dataset):
-            temperature = read_scalar(entry["sample/temperature"], path=path)
-        program = read_text(entry["program_name"]).strip() if isinstance(entry.get("program_name"), h5py.Dataset) else ""
-        provenance = {
-            "source_file": path.name,
-            "format": "NXSPE",
-            "nxspe_version": version,
-            "entry": entry.name.lstrip("/"),
-            "program": program,
-            "energy_given_as": "edges" if energy_ds.shape[0] == ne + 1 else "centres",
-        }
+        temperature = None if np.isnan(temperature) else temperature
+    program = read_text(entry["program_name"]).strip() if isinstance(entry.get("program_name"), h5py.Dataset) else ""
+    provenance = {
+        "source_file": path.name,
+        "format": "NXSPE",
+        "nxspe_version": version,
+        "entry": text_name(entry).lstrip("/"),
+        "program": program,
+        "energy_given_as": "edges" if energy_ds.shape[0] == ne + 1 else "centres",
+    }
     return DetectorData(
         signal=data,
         error=error,
@@ -198,6 +233,17 @@ def load_nxspe(path: str | os.PathLike) -> DetectorData:
         ki_over_kf_scaling=ki_kf,
         metadata=MapMetadata(instrument=instrument, ei_meV=ei, temperature_K=temperature, sample=sample, provenance=provenance),
     )
+
+
+def _check_orientation(data_ds: h5py.Dataset, *, path) -> None:
+    """Refuse data stored as (ne, ndet): NXSPE's ``axes`` attribute, when present, reads "polar:energy"."""
+    axes = (attr_text(data_ds, "axes", "") or "").replace(",", ":").lower()
+    names = [a.strip() for a in axes.split(":") if a.strip()]
+    if len(names) == 2 and names[0] == "energy":
+        raise InsganFileError(
+            f"{path}: '{data_ds.name}' is stored as (energy, detector) (attribute axes = '{axes}'); "
+            "expected (ndet, ne) with axes 'polar:energy' as Mantid's SaveNXSPE writes"
+        )
 
 
 def _bytes(text: str) -> np.bytes_:

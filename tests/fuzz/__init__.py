@@ -1,0 +1,1 @@
+"""Mutation fuzzing of insgan's file readers and command line (see mutations.py and campaign.py)."""

@@ -47,6 +47,7 @@ __all__ = [
     "fit_baseline",
     "weighted_lsq_scale",
     "coverage_from_detectors",
+    "WEIGHTINGS",
 ]
 
 
@@ -110,24 +111,32 @@ def _weights(target: INSMap) -> np.ndarray:
     return np.where(good & np.isfinite(target.signal), 1.0 / np.where(good, e, 1.0) ** 2, 0.0)
 
 
-def weighted_lsq_scale(models, targets, *, e_min_meV: float | None = 3.0) -> float:
-    """One scale a minimising Σ w (a·m − y)² over all pairs: a = Σ w m y / Σ w m².
+#: weighting schemes of every fit: the measured errors (as the structured baseline is defined), or Poisson
+#: variances from the model's own prediction (iteratively reweighted; robust for low counts and large
+#: dynamic ranges)
+WEIGHTINGS = ("errors", "model")
+#: reweighting passes of ``weighting="model"``
+IRLS_PASSES = 4
 
-    Parameters
-    ----------
-    models, targets : lists of INSMap (pairwise on one grid)
-        Model maps m and targets y; w = 1/σ_y² (unit weights for targets without errors).
-    e_min_meV : float or None
-        Only bins with energy-transfer centre above this (meV); None: all bins.
 
-    Raises
-    ------
-    InsganInputError
-        When the models are zero on every usable bin.
-    """
+def _check_weighting(weighting: str, who: str) -> None:
+    if weighting not in WEIGHTINGS:
+        raise InsganInputError(f"{who}: weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
+
+
+def _model_weights(prediction: np.ndarray, target: INSMap) -> np.ndarray:
+    """Poisson weights c / max(μ, 1/c) from the predicted intensity μ (variance of N/c with N ~ Poisson(cμ), at
+    least one count); the measured-error weights when the target has no counting errors (no count scale)."""
+    c = estimate_count_scale(target)
+    if c is None:
+        return _weights(target)
+    mu = np.where(np.isfinite(prediction), prediction, 0.0)
+    return np.where(np.isfinite(target.signal), c / np.maximum(mu, 1.0 / c), 0.0)
+
+
+def _scale_with(models, targets, weights, e_min_meV) -> float:
     num = den = 0.0
-    for m, y in zip(models, targets):
-        w = _weights(y)
+    for m, y, w in zip(models, targets, weights):
         ok = np.isfinite(m.signal) & np.isfinite(y.signal) & (w > 0)
         if e_min_meV is not None:
             ok &= (m.e_axis.centres > e_min_meV)[None, :]
@@ -137,6 +146,32 @@ def weighted_lsq_scale(models, targets, *, e_min_meV: float | None = 3.0) -> flo
         above = "" if e_min_meV is None else f" above {e_min_meV:g} meV"
         raise InsganInputError(f"least-squares scale: the simulations are zero on every covered bin{above}; nothing to scale")
     return num / den
+
+
+def weighted_lsq_scale(models, targets, *, e_min_meV: float | None = 3.0, weighting: str = "errors") -> float:
+    """One scale a minimising Σ w (a·m − y)² over all pairs: a = Σ w m y / Σ w m².
+
+    Parameters
+    ----------
+    models, targets : lists of INSMap (pairwise on one grid)
+        Model maps m and targets y.
+    e_min_meV : float or None
+        Only bins with energy-transfer centre above this (meV); None: all bins.
+    weighting : {"errors", "model"}
+        w = 1/σ_y² (unit weights for targets without errors), or Poisson weights c / max(a·m, 1/c) from the
+        model (c the target's count scale), iterated :data:`IRLS_PASSES` times from the first.
+
+    Raises
+    ------
+    InsganInputError
+        When the models are zero on every usable bin.
+    """
+    _check_weighting(weighting, "weighted_lsq_scale")
+    a = _scale_with(models, targets, [_weights(y) for y in targets], e_min_meV)
+    if weighting == "model":
+        for _ in range(IRLS_PASSES):
+            a = _scale_with(models, targets, [_model_weights(a * m.signal, y) for m, y in zip(models, targets)], e_min_meV)
+    return a
 
 
 def coverage_from_detectors(grid: INSMap, detectors: DetectorData) -> np.ndarray:
@@ -214,11 +249,12 @@ class CleanInput(_Base):
         self.scale = float(scale)
 
     @classmethod
-    def fit(cls, sims, targets, *, temperatures_K, e_min_meV: float | None = 3.0) -> "CleanInput":
-        """Fit the scale on the training pairs (bins above ``e_min_meV`` meV covered in the target)."""
+    def fit(cls, sims, targets, *, temperatures_K, e_min_meV: float | None = 3.0, weighting: str = "errors") -> "CleanInput":
+        """Fit the scale on the training pairs (bins above ``e_min_meV`` meV covered in the target; ``weighting``
+        as :func:`weighted_lsq_scale`)."""
         sims, targets, _ = _check_training(sims, targets, temperatures_K, who="CleanInput.fit")
         masked = [s.with_data(np.where(np.isfinite(t.signal), s.signal, np.nan)) for s, t in zip(sims, targets)]
-        return cls(scale=weighted_lsq_scale(masked, targets, e_min_meV=e_min_meV), coverage=_union_coverage(targets),
+        return cls(scale=weighted_lsq_scale(masked, targets, e_min_meV=e_min_meV, weighting=weighting), coverage=_union_coverage(targets),
                    grid=targets[0], count_scale=_count_scale(targets))
 
     def predict(self, sim: INSMap, *, temperature_K: float, detectors: DetectorData | None = None) -> INSMap:
@@ -262,10 +298,11 @@ class BlurMask(_Base):
 
     @classmethod
     def fit(cls, sims, targets, *, temperatures_K, sigma_e_meV: float | None = None, sigma_q_invA: float | None = None,
-            e_min_meV: float | None = 3.0) -> "BlurMask":
+            e_min_meV: float | None = 3.0, weighting: str = "errors") -> "BlurMask":
         """Widths not given are chosen on the grids :data:`BLUR_SIGMA_E_MEV` × :data:`BLUR_SIGMA_Q_INVA` by the
         smallest weighted χ² after the least-squares scale (bins above ``e_min_meV``)."""
         sims, targets, _ = _check_training(sims, targets, temperatures_K, who="BlurMask.fit")
+        _check_weighting(weighting, "BlurMask.fit")
         for name, v in (("sigma_e_meV", sigma_e_meV), ("sigma_q_invA", sigma_q_invA)):
             if v is not None and not (np.isfinite(v) and v >= 0):
                 raise InsganInputError(f"BlurMask.fit: {name} must be a number >= 0, got {v!r}")
@@ -278,12 +315,12 @@ class BlurMask(_Base):
                 models = [b.with_data(np.where(np.isfinite(t.signal), _blur(b, 0.0, sq), np.nan))
                           for b, t in zip(blurred_e, targets)]
                 try:
-                    a = weighted_lsq_scale(models, targets, e_min_meV=e_min_meV)
+                    a = weighted_lsq_scale(models, targets, e_min_meV=e_min_meV, weighting=weighting)
                 except InsganInputError:
                     continue
                 chi2 = 0.0
                 for m, t in zip(models, targets):
-                    w = _weights(t)
+                    w = _weights(t) if weighting == "errors" else _model_weights(a * m.signal, t)
                     ok = np.isfinite(m.signal) & np.isfinite(t.signal) & (w > 0)
                     if e_min_meV is not None:
                         ok &= (m.e_axis.centres > e_min_meV)[None, :]
@@ -377,7 +414,8 @@ class AnalyticPipeline(_Base):
 
     @classmethod
     def fit(cls, sims, targets, *, temperatures_K, settings: InstrumentSettings, detectors=None,
-            config: ArtefactConfig | None = None, e_min_meV: float | None = 3.0) -> "AnalyticPipeline":
+            config: ArtefactConfig | None = None, e_min_meV: float | None = 3.0,
+            weighting: str = "errors") -> "AnalyticPipeline":
         """Fit the scale of the pipeline's output on the training pairs (bins above ``e_min_meV``).
 
         ``detectors``: one table (used for every map and kept for ``predict``), one per map, or None.
@@ -386,7 +424,7 @@ class AnalyticPipeline(_Base):
         dets = _detector_list(detectors, len(sims), who="AnalyticPipeline.fit")
         model = cls(settings=settings, scale=1.0, config=config, detectors=dets[0], count_scale=_count_scale(targets))
         phys = [model.physics(s, temperature_K=T, detectors=d) for s, T, d in zip(sims, temps, dets)]
-        model.scale = weighted_lsq_scale(phys, targets, e_min_meV=e_min_meV)
+        model.scale = weighted_lsq_scale(phys, targets, e_min_meV=e_min_meV, weighting=weighting)
         return model
 
     def predict(self, sim: INSMap, *, temperature_K: float, detectors: DetectorData | None = None) -> INSMap:
@@ -481,7 +519,7 @@ class StructuredLSQ(_Base):
 
     @classmethod
     def fit(cls, sims, targets, *, temperatures_K, settings: InstrumentSettings, detectors=None, n_terms: int = 4,
-            q_norm_invA: float = 6.0, resolution: bool = True) -> "StructuredLSQ":
+            q_norm_invA: float = 6.0, resolution: bool = True, weighting: str = "errors") -> "StructuredLSQ":
         """Weighted least-squares fit of a and h_k on one or more training pairs (see the class Notes).
 
         Parameters
@@ -502,8 +540,12 @@ class StructuredLSQ(_Base):
             q₀ of the basis (Å⁻¹).
         resolution : bool
             Pass the simulation through the analytic resolution (False: coverage only).
+        weighting : {"errors", "model"}
+            Measured errors (the baseline's definition), or Poisson variances of the prediction, refitted
+            :data:`IRLS_PASSES` times from the measured-error fit.
         """
         sims, targets, _ = _check_training(sims, targets, temperatures_K, who="StructuredLSQ.fit")
+        _check_weighting(weighting, "StructuredLSQ.fit")
         if not float(n_terms).is_integer() or int(n_terms) < 1:
             raise InsganInputError(f"StructuredLSQ.fit: n_terms must be a whole number >= 1, got {n_terms!r}")
         if not (np.isfinite(q_norm_invA) and q_norm_invA > 0):
@@ -519,11 +561,13 @@ class StructuredLSQ(_Base):
                     q_range=np.full((e_edges.size - 1, 2), np.nan), q_norm_invA=q_norm_invA, detectors=dets[0],
                     resolution=resolution, count_scale=_count_scale(targets))
         phys = [_physics_map(s, settings, d, resolution, None).signal for s, d in zip(sims, dets)]
-        scale, profiles, q_range = structured_lsq(
-            [s.x_axis.centres for s in sims], phys, [t.signal for t in targets], [_weights(t) for t in targets],
-            n_terms=n_terms, q_norm_invA=q_norm_invA,
-        )
-        model.scale, model.profiles, model.q_range = scale, profiles, q_range
+        qs, ys = [s.x_axis.centres for s in sims], [t.signal for t in targets]
+        weights = [_weights(t) for t in targets]
+        for attempt in range(1 + (IRLS_PASSES if weighting == "model" else 0)):
+            if attempt:
+                weights = [_model_weights(model.scale * P + model.background(s), t) for P, s, t in zip(phys, sims, targets)]
+            model.scale, model.profiles, model.q_range = structured_lsq(qs, phys, ys, weights, n_terms=n_terms,
+                                                                        q_norm_invA=q_norm_invA)
         return model
 
     def predict(self, sim: INSMap, *, temperature_K: float, detectors: DetectorData | None = None) -> INSMap:

@@ -9,6 +9,8 @@ training pairs (clean simulation, measured or artefact map with errors) by a ``f
 Layer: above ``instrument`` and ``gan`` (it may import data, instrument and gan), below workflows and the
 command line; ``gan`` never imports ``translation``.
 
+* :mod:`.structured` — the physics-structured translation model (:class:`StructuredTranslator`,
+  :func:`fit_structured`), saved and loaded by :mod:`.model_io` (:func:`load_translator`).
 * :mod:`.baselines` — clean input, Gaussian blur + mask, the analytic physics pipeline and the structured
   least-squares baseline (a·P_T + Σ_k (|Q|/q₀)^{2k} h_k(E)).
 * :mod:`.evaluation` — :func:`evaluate_translators`: per-map metrics against a physics target or a
@@ -26,8 +28,14 @@ from .baselines import (
     BASELINES,
 )
 from .evaluation import evaluate_translators
+from .model_io import load_translator
+from .structured import FitReport, StructuredTranslator, fit_structured
 
 __all__ = [
+    "StructuredTranslator",
+    "fit_structured",
+    "FitReport",
+    "load_translator",
     "Translator",
     "CleanInput",
     "BlurMask",

@@ -64,16 +64,33 @@ def parse_baselines(text: str) -> list[str]:
     return names
 
 
+class _Renamed:
+    """A translator under another name (the saved model and the structured baseline are both "structured")."""
+
+    def __init__(self, inner, name: str):
+        self.inner, self.name = inner, name
+
+    def predict(self, sim, *, temperature_K):
+        return self.inner.predict(sim, temperature_K=temperature_K)
+
+    def sample(self, sim, *, temperature_K, rng):
+        return self.inner.sample(sim, temperature_K=temperature_K, rng=rng)
+
+
 def load_translation_model(path: str):
-    """A saved physics-structured translation model (``insgan_core.translation.structured``)."""
+    """A saved translation model with ``predict``/``sample`` (kind ``structured``), named ``"model"``."""
     if not Path(path).is_file():
         raise InsganInputError(f"--model: '{path}' is not a file")
     try:
-        from ..translation.structured import StructuredTranslator
+        from ..translation.model_io import load_translator
     except ImportError:
         raise InsganInputError("--model: the physics-structured translation model (insgan_core.translation.structured) "
                                "is not available in this installation") from None
-    return StructuredTranslator.load(path)
+    model = load_translator(path)
+    if not (callable(getattr(model, "predict", None)) and callable(getattr(model, "sample", None))):
+        raise InsganInputError(f"--model: '{path}' is a GAN model file; only translation models with predict/sample "
+                               "(kind 'structured', from 'insgan train') are judged with --baselines")
+    return _Renamed(model, "model")
 
 
 def _files(paths, option: str) -> list[Path]:
@@ -259,7 +276,7 @@ def run_translators(args) -> int:
         fitted[name] = tr.parameters()
     if model is not None:
         translators.append(model)
-        fitted[getattr(model, "name", "model")] = {"file": str(args.model)}
+        fitted["model"] = {"file": str(args.model)}
     q_windows = None if args.q_window is None else [parse_window(w, name="--q-window") for w in args.q_window]
     e_window = None if args.e_window is None else parse_window(args.e_window[0], name="--e-window")
     e_range = None if args.e_range is None else parse_window(args.e_range, name="--e-range")

@@ -184,3 +184,32 @@ def test_cli_evaluate_missing_file_and_temperature(tmp_path, real_files, capsys)
     assert main([*base, "--train-measured", f5, "--test-measured", f300]) == 2
     err = capsys.readouterr().err
     assert "--train-temperature" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_evaluate_with_a_saved_structured_model(tmp_path, real_files, capsys):
+    """--model: a structured model fitted (briefly) on the 5 K map is judged next to the baselines on 300 K."""
+    structured = pytest.importorskip("insgan_core.translation.structured")
+    from insgan_core.data.io import load
+    from insgan_core.data.reduction import powder_map as reduce
+    from insgan_core.instrument import InstrumentSettings
+
+    f5, f300, (s5, s300) = real_files
+    sim = load(s5)
+    det = load(f5)
+    measured = reduce(det, q_edges=sim.x_axis.edges, e_edges=sim.e_axis.edges)
+    settings = InstrumentSettings(instrument="MERLIN", ei_meV=det.ei_meV, chopper_frequency_hz=350)
+    model = structured.fit_structured([sim], [measured], temperatures_K=[5.0], settings=settings, detectors=det,
+                                      rounds=1, adam_steps=5)
+    path = tmp_path / "structured.safetensors"
+    model.save(path)
+    out = tmp_path / "with_model.json"
+    code = main(["evaluate", "--baselines", "clean,structured", "--model", str(path), "--train-measured", f5,
+                 "--train-temperature", "5", "--test-measured", f300, "--test-temperature", "300", "--train-sim", s5,
+                 "--test-sim", s300, "--chopper-frequency", "350", "--patch-size", "8", "--n-patches", "32", "-o", str(out)])
+    assert code == 0, capsys.readouterr().err
+    res = json.loads(out.read_text())
+    assert set(res["summary"]) == {"clean", "structured", "model"}
+    assert res["summary"]["model"]["chi2_per_bin_inelastic"] > 0
+    assert main(["evaluate", "--baselines", "clean", "--model", str(tmp_path / "missing.safetensors"),
+                 "--train-measured", f5, "--test-measured", f300, "--train-sim", s5, "--test-sim", s300]) == 2
+    assert "--model" in capsys.readouterr().err

@@ -79,6 +79,29 @@ class _Residual(nn.Module):
         return self.c2(torch.tanh(self.c1(x)))[:, 0]
 
 
+def _banded(kq: np.ndarray, *, rtol: float = 1e-12) -> dict:
+    """The per-energy |Q| kernels (ne, nq, nq) as diagonals when they are narrow.
+
+    Returns ``{"bands": (2b+1, nq, ne), "half_width": b}`` with ``bands[k][j, e] = K_e[j, j - (k - b)]``,
+    b the largest offset with an element above ``rtol`` × the largest element (smaller ones, Gaussian tails
+    beyond ~7σ, are dropped); or ``{"kq": kq}`` when the band is wider than a quarter of the grid.
+    """
+    ne, nq, _ = kq.shape
+    big = np.abs(kq) > rtol * float(np.abs(kq).max())
+    j, i = np.nonzero(big.any(axis=0))
+    b = int(np.abs(j - i).max()) if j.size else 0
+    if 2 * b + 1 > max(nq // 4, 1):
+        return {"kq": np.ascontiguousarray(kq)}
+    bands = np.zeros((2 * b + 1, nq, ne))
+    rows = np.arange(nq)
+    for k in range(2 * b + 1):
+        d = k - b
+        cols = rows - d
+        ok = (cols >= 0) & (cols < nq)
+        bands[k, rows[ok], :] = kq[:, rows[ok], cols[ok]].T
+    return {"bands": bands, "half_width": b}
+
+
 class StructuredTranslator(nn.Module):
     """The structured translation model on one grid (see the module docstring).
 
@@ -270,9 +293,11 @@ class StructuredTranslator(nn.Module):
                 wq = (self.q_edges[1:] - self.q_edges[:-1]).numpy()
                 # K_E acting on densities: D_w^-1 K_E D_w, transposed for right multiplication
                 ke_d = (ke.numpy() * we[None, :] / we[:, None]).T.copy()
-                kq_d = (kq.numpy() * wq[None, None, :] / wq[None, :, None])
-                self._cache = {"ke": ke_d, "kq": np.ascontiguousarray(kq_d), "static": static.numpy().copy(),
-                               "a": float(self.a.detach()[0])}
+                kq_d = (kq.numpy() * wq[None, None, :] / wq[None, :, None])  # (ne, nq_out, nq_in)
+                self._cache = {"ke": ke_d, "static": static.numpy().copy(), "a": float(self.a.detach()[0]),
+                               "has_c": self.has_count_scale, "coverage": self.coverage.numpy() > 0.5,
+                               "c": self.count_scale.numpy().copy()}
+                self._cache.update(_banded(kq_d))
         return self._cache
 
     def predict_array(self, signal: np.ndarray, temperatures_K) -> np.ndarray:
@@ -292,7 +317,16 @@ class StructuredTranslator(nn.Module):
             return out[0] if single else out
         c = self._inference_cache()
         s1 = s @ c["ke"]  # (B, nq, ne)
-        s2 = np.matmul(c["kq"], s1.transpose(2, 1, 0)).transpose(2, 1, 0)  # (ne, nq, nq) @ (ne, nq, B)
+        if "bands" in c:  # |Q| kernels as diagonals: out_j = Σ_d K[j, j-d] x_{j-d}
+            b = c["half_width"]
+            nq = s1.shape[1]
+            xp = np.zeros((s1.shape[0], nq + 2 * b, s1.shape[2]))
+            xp[:, b:b + nq] = s1
+            s2 = np.zeros_like(s1)
+            for k, band in enumerate(c["bands"]):
+                s2 += band[None] * xp[:, 2 * b - k:2 * b - k + nq]
+        else:
+            s2 = np.matmul(c["kq"], s1.transpose(2, 1, 0)).transpose(2, 1, 0)  # (ne, nq, nq) @ (ne, nq, B)
         out = c["a"] * s2 + c["static"][None]
         if self.use_phonon:
             with torch.no_grad():
@@ -312,9 +346,7 @@ class StructuredTranslator(nn.Module):
         return sim, False
 
     def _blank(self, out: np.ndarray, inp: np.ndarray) -> np.ndarray:
-        out = out.copy()
-        out[self.coverage.numpy() < 0.5] = np.nan
-        return out
+        return np.where(self._inference_cache()["coverage"], out, np.nan)
 
     def _temperature(self, sim: INSMap, temperature_K) -> float:
         t = temperature_K if temperature_K is not None else sim.metadata.temperature_K
@@ -356,12 +388,13 @@ class StructuredTranslator(nn.Module):
 
     @property
     def has_count_scale(self) -> bool:
-        return bool((self.count_scale > 0).all())
+        return bool(np.all(self.count_scale.detach().numpy() > 0))
 
     def _error_estimate(self, mu):
-        if not self.has_count_scale:
+        c = self._inference_cache()
+        if not c["has_c"]:
             return np.where(np.isnan(mu), np.nan, 0.0)
-        return np.sqrt(np.abs(mu) / self.count_scale.numpy())
+        return np.sqrt(np.abs(mu) / c["c"])
 
     def _back(self, out: INSMap, sim: INSMap, rebinned: bool) -> INSMap:
         if not rebinned:
@@ -406,6 +439,13 @@ class StructuredTranslator(nn.Module):
         return out[0] if single else MapStack.from_maps(out)
 
     def weights_digest(self) -> str:
+        """SHA-256 of the state dict (hex, first 16 characters); cached with the inference matrices."""
+        cache = self._inference_cache()
+        if "digest" not in cache:
+            cache["digest"] = self._digest()
+        return cache["digest"]
+
+    def _digest(self) -> str:
         h = hashlib.sha256()
         for k, v in sorted(self.state_dict().items()):
             h.update(k.encode())

@@ -546,7 +546,6 @@ class _Problem:
             ph = m.phonon_shape(self.t).numpy()[b, i, j] if m.use_phonon else None
             resid = 1.0
             if m.residual is not None:
-                zero = torch.zeros_like(self.s)
                 full = m.expectation(self.s, self.t)
                 base = sum(m.components(self.s, self.t).values())
                 resid = (full / torch.where(base == 0, torch.ones_like(base), base)).numpy()[b, i, j]
@@ -710,6 +709,7 @@ def _fit_structured(
     q_powers=(0, 1, 2, 3),
     residual_fraction: float = 0.0,
     adversarial_steps: int = 0,
+    adversarial_mode: str = "paired",
     rounds: int = 3,
     adam_steps: int = 40,
     lr: float = 0.03,
@@ -744,6 +744,8 @@ def _fit_structured(
         Bound f of the residual (0: none).
     adversarial_steps : int
         Steps of adversarial training of the residual after the likelihood fit (needs f > 0).
+    adversarial_mode : {"paired", "unpaired"}
+        Residual loss: χ² likelihood + adversarial (paired), or adversarial only (unpaired).
     rounds, adam_steps, lr
         Alternations of (least-squares solve, Adam on the nonlinear parameters).
 
@@ -839,8 +841,10 @@ def _fit_structured(
     if residual_fraction > 0:
         from .adversarial import train_residual
 
+        if adversarial_mode not in ("paired", "unpaired"):
+            raise InsganInputError(f"fit_structured: adversarial_mode must be 'paired' or 'unpaired', got {adversarial_mode!r}")
         model = train_residual(model, prob, fraction=residual_fraction, steps=adversarial_steps, seed=seed,
-                               targets=targets, history=history)
+                               targets=targets, history=history, paired=adversarial_mode == "paired")
     model.training_record = {
         "temperatures_K": temps, "n_pairs": len(sims), "history": history, "chi2_per_bin_baseline_start": chi2_lsq,
         "chi2_per_bin_final": float(min(h["chi2_per_bin"] for h in history if "chi2_per_bin" in h)), "seconds": time.perf_counter() - t0,

@@ -85,7 +85,7 @@ def test_paired_training_equals_the_core(standin, tmp_path):
     assert standin.api.mtd.doesExist("losses")
     # the same run through the core directly gives bit-identical weights
     alg = standin.api.AlgorithmManager.create("TrainINSGAN")
-    for name, value in dict(Steps=3, BatchSize=2, Device="cpu", Seed=3).items():
+    for name, value in dict(Mode="paired", Steps=3, BatchSize=2, Device="cpu", Seed=3).items():
         alg.setProperty(name, value)
     result = train(sources, targets, alg._config(sources), output_path=tmp_path / "core.safetensors",
                    checkpoint_dir=tmp_path / "core_ckpt")

@@ -25,6 +25,7 @@ from insgan_core.instrument import (
 from insgan_core.instrument.energy_resolution import energy_fwhm_meV
 from insgan_core.spinwave import load_model, powder_map
 from insgan_core.translation import StructuredTranslator, fit_structured, load_translator
+from mantid_standin.fixture import mantid_standin, standin  # noqa: F401  (plugin test at the end)
 
 Q_EDGES = np.arange(0.2, 5.0001, 0.1)
 E_EDGES = np.arange(-10.0, 50.0001, 1.0)
@@ -231,3 +232,45 @@ def test_real_data_5k_to_300k(bfo):
         np.where(window, np.nan, measured[5].signal))
     assert 0.8 <= ratio <= 1.25
     assert np.all(np.isnan(sample.signal) == np.isnan(pred.signal))
+
+
+def test_cli_train_and_apply_default_to_the_structured_model(trained, tmp_path):
+    from insgan_core.cli.main import main
+    from insgan_core.data import io
+
+    _, pairs, targets = trained
+    src, tgt = tmp_path / "src", tmp_path / "tgt"
+    src.mkdir()
+    tgt.mkdir()
+    for i, ((clean, _), target) in enumerate(zip(pairs, targets)):
+        io.save(clean, src / f"m{i}.npz")
+        io.save(target, tgt / f"m{i}.npz")
+    out = tmp_path / "model.safetensors"
+    assert main(["-q", "train", "--source", str(src), "--target", str(tgt), "-o", str(out)]) == 0
+    model = load_translator(out)
+    assert isinstance(model, StructuredTranslator)
+    assert model.training_record["chi2_per_bin_final"] <= model.training_record["chi2_per_bin_baseline_start"]
+    res = tmp_path / "translated.npz"
+    assert main(["-q", "apply", str(out), str(src / "m0.npz"), "-o", str(res)]) == 0
+    got = io.load(res)
+    np.testing.assert_allclose(got.signal, model.predict(pairs[0][0], temperature_K=5.0).signal, rtol=1e-12)
+    assert got.metadata.provenance["gan"]["kind"] == "structured"
+    # pairs must match up
+    assert main(["-q", "train", "--source", str(src / "m0.npz"), "--target", str(tgt), "-o", str(out)]) == 2
+
+
+def test_mantid_algorithms_default_to_the_structured_model(trained, standin, tmp_path):
+    from insgan_core import mantid_bridge
+
+    _, pairs, targets = trained
+    for i, ((clean, _), target) in enumerate(zip(pairs, targets)):
+        mantid_bridge.map_to_workspace(clean, name=f"clean{i}")
+        mantid_bridge.map_to_workspace(target, name=f"meas{i}")
+    path = str(tmp_path / "st.safetensors")
+    table = standin.simpleapi.TrainINSGAN(SourceWorkspaces="clean0,clean1", TargetWorkspaces="meas0,meas1",
+                                          Temperatures=[5.0], OutputModelFile=path, OutputTable="fit")
+    assert "chi2_per_bin" in table.getColumnNames()
+    out = standin.simpleapi.ApplyINSGAN(InputWorkspace="clean0", ModelFile=path, OutputWorkspace="translated")
+    got = mantid_bridge.workspace_to_map(out)
+    expected = load_translator(path).predict(pairs[0][0], temperature_K=5.0)
+    np.testing.assert_allclose(got.signal, expected.signal, rtol=1e-9, equal_nan=True)

@@ -79,6 +79,29 @@ class _Residual(nn.Module):
         return self.c2(torch.tanh(self.c1(x)))[:, 0]
 
 
+def _banded(kq: np.ndarray, *, rtol: float = 1e-12) -> dict:
+    """The per-energy |Q| kernels (ne, nq, nq) as diagonals when they are narrow.
+
+    Returns ``{"bands": (2b+1, nq, ne), "half_width": b}`` with ``bands[k][j, e] = K_e[j, j - (k - b)]``,
+    b the largest offset with an element above ``rtol`` × the largest element (smaller ones, Gaussian tails
+    beyond ~7σ, are dropped); or ``{"kq": kq}`` when the band is wider than a quarter of the grid.
+    """
+    ne, nq, _ = kq.shape
+    big = np.abs(kq) > rtol * float(np.abs(kq).max())
+    j, i = np.nonzero(big.any(axis=0))
+    b = int(np.abs(j - i).max()) if j.size else 0
+    if 2 * b + 1 > max(nq // 4, 1):
+        return {"kq": np.ascontiguousarray(kq)}
+    bands = np.zeros((2 * b + 1, nq, ne))
+    rows = np.arange(nq)
+    for k in range(2 * b + 1):
+        d = k - b
+        cols = rows - d
+        ok = (cols >= 0) & (cols < nq)
+        bands[k, rows[ok], :] = kq[:, rows[ok], cols[ok]].T
+    return {"bands": bands, "half_width": b}
+
+
 class StructuredTranslator(nn.Module):
     """The structured translation model on one grid (see the module docstring).
 
@@ -270,9 +293,11 @@ class StructuredTranslator(nn.Module):
                 wq = (self.q_edges[1:] - self.q_edges[:-1]).numpy()
                 # K_E acting on densities: D_w^-1 K_E D_w, transposed for right multiplication
                 ke_d = (ke.numpy() * we[None, :] / we[:, None]).T.copy()
-                kq_d = (kq.numpy() * wq[None, None, :] / wq[None, :, None])
-                self._cache = {"ke": ke_d, "kq": np.ascontiguousarray(kq_d), "static": static.numpy().copy(),
-                               "a": float(self.a.detach()[0])}
+                kq_d = (kq.numpy() * wq[None, None, :] / wq[None, :, None])  # (ne, nq_out, nq_in)
+                self._cache = {"ke": ke_d, "static": static.numpy().copy(), "a": float(self.a.detach()[0]),
+                               "has_c": self.has_count_scale, "coverage": self.coverage.numpy() > 0.5,
+                               "c": self.count_scale.numpy().copy()}
+                self._cache.update(_banded(kq_d))
         return self._cache
 
     def predict_array(self, signal: np.ndarray, temperatures_K) -> np.ndarray:
@@ -292,7 +317,16 @@ class StructuredTranslator(nn.Module):
             return out[0] if single else out
         c = self._inference_cache()
         s1 = s @ c["ke"]  # (B, nq, ne)
-        s2 = np.matmul(c["kq"], s1.transpose(2, 1, 0)).transpose(2, 1, 0)  # (ne, nq, nq) @ (ne, nq, B)
+        if "bands" in c:  # |Q| kernels as diagonals: out_j = Σ_d K[j, j-d] x_{j-d}
+            b = c["half_width"]
+            nq = s1.shape[1]
+            xp = np.zeros((s1.shape[0], nq + 2 * b, s1.shape[2]))
+            xp[:, b:b + nq] = s1
+            s2 = np.zeros_like(s1)
+            for k, band in enumerate(c["bands"]):
+                s2 += band[None] * xp[:, 2 * b - k:2 * b - k + nq]
+        else:
+            s2 = np.matmul(c["kq"], s1.transpose(2, 1, 0)).transpose(2, 1, 0)  # (ne, nq, nq) @ (ne, nq, B)
         out = c["a"] * s2 + c["static"][None]
         if self.use_phonon:
             with torch.no_grad():
@@ -312,9 +346,7 @@ class StructuredTranslator(nn.Module):
         return sim, False
 
     def _blank(self, out: np.ndarray, inp: np.ndarray) -> np.ndarray:
-        out = out.copy()
-        out[self.coverage.numpy() < 0.5] = np.nan
-        return out
+        return np.where(self._inference_cache()["coverage"], out, np.nan)
 
     def _temperature(self, sim: INSMap, temperature_K) -> float:
         t = temperature_K if temperature_K is not None else sim.metadata.temperature_K
@@ -356,12 +388,13 @@ class StructuredTranslator(nn.Module):
 
     @property
     def has_count_scale(self) -> bool:
-        return bool((self.count_scale > 0).all())
+        return bool(np.all(self.count_scale.detach().numpy() > 0))
 
     def _error_estimate(self, mu):
-        if not self.has_count_scale:
+        c = self._inference_cache()
+        if not c["has_c"]:
             return np.where(np.isnan(mu), np.nan, 0.0)
-        return np.sqrt(np.abs(mu) / self.count_scale.numpy())
+        return np.sqrt(np.abs(mu) / c["c"])
 
     def _back(self, out: INSMap, sim: INSMap, rebinned: bool) -> INSMap:
         if not rebinned:
@@ -406,6 +439,13 @@ class StructuredTranslator(nn.Module):
         return out[0] if single else MapStack.from_maps(out)
 
     def weights_digest(self) -> str:
+        """SHA-256 of the state dict (hex, first 16 characters); cached with the inference matrices."""
+        cache = self._inference_cache()
+        if "digest" not in cache:
+            cache["digest"] = self._digest()
+        return cache["digest"]
+
+    def _digest(self) -> str:
         h = hashlib.sha256()
         for k, v in sorted(self.state_dict().items()):
             h.update(k.encode())
@@ -506,7 +546,6 @@ class _Problem:
             ph = m.phonon_shape(self.t).numpy()[b, i, j] if m.use_phonon else None
             resid = 1.0
             if m.residual is not None:
-                zero = torch.zeros_like(self.s)
                 full = m.expectation(self.s, self.t)
                 base = sum(m.components(self.s, self.t).values())
                 resid = (full / torch.where(base == 0, torch.ones_like(base), base)).numpy()[b, i, j]
@@ -670,6 +709,7 @@ def _fit_structured(
     q_powers=(0, 1, 2, 3),
     residual_fraction: float = 0.0,
     adversarial_steps: int = 0,
+    adversarial_mode: str = "paired",
     rounds: int = 3,
     adam_steps: int = 40,
     lr: float = 0.03,
@@ -704,6 +744,8 @@ def _fit_structured(
         Bound f of the residual (0: none).
     adversarial_steps : int
         Steps of adversarial training of the residual after the likelihood fit (needs f > 0).
+    adversarial_mode : {"paired", "unpaired"}
+        Residual loss: χ² likelihood + adversarial (paired), or adversarial only (unpaired).
     rounds, adam_steps, lr
         Alternations of (least-squares solve, Adam on the nonlinear parameters).
 
@@ -799,8 +841,10 @@ def _fit_structured(
     if residual_fraction > 0:
         from .adversarial import train_residual
 
+        if adversarial_mode not in ("paired", "unpaired"):
+            raise InsganInputError(f"fit_structured: adversarial_mode must be 'paired' or 'unpaired', got {adversarial_mode!r}")
         model = train_residual(model, prob, fraction=residual_fraction, steps=adversarial_steps, seed=seed,
-                               targets=targets, history=history)
+                               targets=targets, history=history, paired=adversarial_mode == "paired")
     model.training_record = {
         "temperatures_K": temps, "n_pairs": len(sims), "history": history, "chi2_per_bin_baseline_start": chi2_lsq,
         "chi2_per_bin_final": float(min(h["chi2_per_bin"] for h in history if "chi2_per_bin" in h)), "seconds": time.perf_counter() - t0,

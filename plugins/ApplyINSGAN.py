@@ -130,14 +130,14 @@ class ApplyINSGAN(PythonAlgorithm):
 
     def _apply(self):
         from insgan_core.data.ins_map import MapStack
-        from insgan_core.gan.model_file import load_model
+        from insgan_core.translation import load_translator
 
         progress = Progress(self, start=0.0, end=1.0, nreports=4)
         members, is_group = self._input_members()
         maps = [mantid_bridge.workspace_to_map(ws) for ws in members]
         progress.report("Loading the model")
         path = self.getProperty("ModelFile").value
-        model = load_model(path, device=self.getProperty("Device").value)
+        model = load_translator(path, device=self.getProperty("Device").value)
         progress.report("Applying the generator")
         rebin = bool(self.getProperty("RebinToModelGrid").value)
         if len(maps) > 1 and all(maps[0].same_grid(m) for m in maps[1:]):

@@ -18,6 +18,7 @@ from mantid.api import (
 )
 from mantid.kernel import (
     Direction,
+    FloatArrayProperty,
     FloatBoundedValidator,
     IntBoundedValidator,
     StringArrayProperty,
@@ -75,10 +76,16 @@ class TrainINSGAN(PythonAlgorithm):
         )
         self.declareProperty(
             name="Mode",
-            defaultValue="paired",
-            validator=StringListValidator(["paired", "unpaired"]),
-            doc="paired: pix2pix (adversarial + L1) on (source, target) pairs; unpaired: CUT (adversarial + "
-            "PatchNCE) on random patches.",
+            defaultValue="structured",
+            validator=StringListValidator(["structured", "paired", "unpaired"]),
+            doc="structured (default): the physics-structured model (one scale on a learnt resolution kernel, "
+            "elastic line, backgrounds, coverage, counting noise) fitted by weighted least squares to (source, "
+            "target) pairs; paired: pix2pix GAN (adversarial + L1); unpaired: CUT GAN (adversarial + PatchNCE).",
+        )
+        self.declareProperty(
+            FloatArrayProperty("Temperatures", values=[], direction=Direction.Input),
+            doc="Structured mode: sample temperature (K) of each source/target pair (one value for all); empty: "
+            "from the targets' temperature logs.",
         )
         self.declareProperty(
             name="Steps", defaultValue=1000, validator=IntBoundedValidator(lower=1), doc="Optimisation steps."
@@ -154,7 +161,8 @@ class TrainINSGAN(PythonAlgorithm):
         )
         for name in ("SourceWorkspaces", "TargetWorkspaces", "Mode"):
             self.setPropertyGroup(name, "Data")
-        for name in ("Steps", "BatchSize", "LearningRate", "PatchSize", "LambdaL1", "LambdaNCE", "Seed", "Generator", "Device"):
+        for name in ("Temperatures", "Steps", "BatchSize", "LearningRate", "PatchSize", "LambdaL1", "LambdaNCE", "Seed",
+                     "Generator", "Device"):
             self.setPropertyGroup(name, "Training")
         for name in ("OutputModelFile", "CheckpointDirectory", "CheckpointEvery", "Resume", "OutputTable"):
             self.setPropertyGroup(name, "Output")
@@ -222,6 +230,12 @@ class TrainINSGAN(PythonAlgorithm):
 
             mantid_bridge.guarded_issues(issues, prop, collect)
         sources, targets = stacks.get("SourceWorkspaces"), stacks.get("TargetWorkspaces")
+        if self.getProperty("Mode").value == "structured":
+            if sources is not None and targets is not None and len(sources) != len(targets):
+                issues["TargetWorkspaces"] = (
+                    f"TargetWorkspaces: structured mode needs one target per source ({len(sources)}), got {len(targets)}"
+                )
+            sources = None  # the GAN configuration checks below do not apply
         if sources is not None:
             found = {}
             try:
@@ -270,7 +284,32 @@ class TrainINSGAN(PythonAlgorithm):
         with mantid_bridge.torch_threads_from_mantid():
             self._train()
 
+    def _exec_structured(self):
+        from insgan_core.translation import fit_structured
+
+        progress = Progress(self, start=0.0, end=1.0, nreports=3)
+        sources = list(self._stack("SourceWorkspaces"))
+        targets = list(self._stack("TargetWorkspaces"))
+        temps = list(self.getProperty("Temperatures").value)
+        if len(temps) == 1:
+            temps = temps * len(sources)
+        if not temps:
+            temps = [t.metadata.temperature_K for t in targets]
+        if len(temps) != len(sources) or any(t is None for t in temps):
+            raise InsganInputError(
+                f"Temperatures: give one temperature (K) per pair ({len(sources)}) or targets with temperature logs"
+            )
+        progress.report("Data collected")
+        model = fit_structured(sources, targets, temperatures_K=[float(t) for t in temps], seed=self.getProperty("Seed").value)
+        model.save(self.getProperty("OutputModelFile").value)
+        progress.report("Model fitted")
+        self.setProperty("OutputTable", mantid_bridge.table_from_records(model.training_record["history"]))
+        progress.report("Model written")
+        logger.notice(f"TrainINSGAN: structured model written to {self.getProperty('OutputModelFile').value}")
+
     def _train(self):
+        if self.getProperty("Mode").value == "structured":
+            return self._exec_structured()
         from insgan_core.gan.training import train
 
         steps = self.getProperty("Steps").value

@@ -15,34 +15,32 @@ command line; ``gan`` never imports ``translation``.
   least-squares baseline (a·P_T + Σ_k (|Q|/q₀)^{2k} h_k(E)).
 * :mod:`.evaluation` — :func:`evaluate_translators`: per-map metrics against a physics target or a
   measured map (relative L1, χ²/N, patch distance, peaks, integrals, noise, background).
+
+Names are imported lazily (torch is loaded on first use), so light submodules import without it.
 """
 
-from .baselines import (
-    AnalyticPipeline,
-    BlurMask,
-    CleanInput,
-    StructuredLSQ,
-    Translator,
-    fit_baseline,
-    weighted_lsq_scale,
-    BASELINES,
-)
-from .evaluation import evaluate_translators
-from .model_io import load_translator
-from .structured import FitReport, StructuredTranslator, fit_structured
+_LAZY = {
+    "StructuredTranslator": "structured",
+    "fit_structured": "structured",
+    "FitReport": "structured",
+    "load_translator": "model_io",
+    "Translator": "baselines",
+    "CleanInput": "baselines",
+    "BlurMask": "baselines",
+    "AnalyticPipeline": "baselines",
+    "StructuredLSQ": "baselines",
+    "BASELINES": "baselines",
+    "fit_baseline": "baselines",
+    "weighted_lsq_scale": "baselines",
+    "evaluate_translators": "evaluation",
+}
 
-__all__ = [
-    "StructuredTranslator",
-    "fit_structured",
-    "FitReport",
-    "load_translator",
-    "Translator",
-    "CleanInput",
-    "BlurMask",
-    "AnalyticPipeline",
-    "StructuredLSQ",
-    "BASELINES",
-    "fit_baseline",
-    "weighted_lsq_scale",
-    "evaluate_translators",
-]
+__all__ = list(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -232,3 +232,26 @@ def test_differentiable_path_rejects_structural_parameters():
         DifferentiablePowder(plan, ["J"])
     with pytest.raises(InsganInputError, match="unknown parameter"):
         DifferentiablePowder(plan, ["nope"], fwhm_meV=1.0)
+
+
+def test_benchmark_report_rows_for_the_speed_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "run_all.py"
+    spec = importlib.util.spec_from_file_location("insgan_bench_run_all_12", path)
+    run_all = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_all)
+    data = {"a": {"grid": "140 |Q| x 120 E", "temperature_K": 5.0, "eigh_20000_16x16_s": 0.8, "old_s": 16.0,
+                  "old_rel_l1": {"None": 0.09, "2.0": 0.024},
+                  "plans": [{"accuracy": 0.05, "first_call_s": 1.2, "reuse_s": 1.0, "speedup_vs_old": 13.3,
+                             "ratio_to_eigh": 1.5, "rel_l1": {"None": 0.2, "2.0": 0.05}}]},
+            "b": {"pyspinw": "1.1.0b2", "powder": {"job": "100 |Q| x 1597 directions x 150 E", "insgan_s": 0.1,
+                                                    "insgan_rel_l1": 0.1, "pyspinw_s": 2.0, "pyspinw_rel_l1": 0.12,
+                                                    "ratio": 20.0},
+                  "single_crystal_16": {"insgan_numpy_q_per_s": 15000.0, "insgan_torch_q_per_s": 9000.0,
+                                        "pyspinw_q_per_s": 6000.0, "ratio": 2.5}}}
+    rows = run_all._spinwave_speed_rows(data)
+    assert [r[5] for r in rows] == ["no", "yes", "no"]  # 20 % L1 > 1 %; 20x ≥ 10x; 2.5x < 3x
+    assert all(len(r) == len(run_all.TABLE_HEADER) for r in rows)
+    assert run_all._spinwave_speed_rows({"b": {"pyspinw": None}})[0][5] == "n/a"

@@ -43,7 +43,8 @@ def _rel_l1(a, b):
     return float(np.abs(a - b).sum() / np.abs(b).sum())
 
 
-def _reference_map(model, q_edges, e_edges, *, temperature_K, fwhms, n_full, shells_per_plan=10, seed=1234):
+def _reference_map(model, q_edges, e_edges, *, temperature_K, fwhms, n_full, shells_per_plan=10, seed=1234,
+                   form_factor=True):
     """Maps with ``n_full`` directions per shell (±Q-paired hemisphere, float64), built shell group by group."""
     import numpy as np
 
@@ -54,7 +55,7 @@ def _reference_map(model, q_edges, e_edges, *, temperature_K, fwhms, n_full, she
     for start in range(0, nq, shells_per_plan):
         edges = q_edges[start:min(nq, start + shells_per_plan) + 1]
         plan = PowderPlan(model, q_edges=edges, e_edges=e_edges, n_points=n_full, symmetry=False, seed=seed,
-                          dtype="float64")
+                          dtype="float64", form_factor=form_factor)
         E, S = plan.modes()
         for fw in fwhms:
             out[fw].append(_bin(plan, E, S, temperature_K, fw))
@@ -190,7 +191,7 @@ def pyspinw_job(args) -> dict:
         return histogram_modes(E, W / len(points_per_shell), rows, n_q, e_edges)
 
     ref = _reference_map(model, q_edges, e_edges, temperature_K=0.0, fwhms=(None,),
-                         n_full=args.reference_directions, shells_per_plan=25)[None]
+                         n_full=args.reference_directions, shells_per_plan=25, form_factor=False)[None]
     err_py = _rel_l1(hist_of(dirs), ref)
     best = None
     for accuracy in (0.2, 0.14, 0.1, 0.07, 0.05, 0.035, 0.025):

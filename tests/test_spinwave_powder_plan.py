@@ -241,6 +241,9 @@ def test_benchmark_report_rows_for_the_speed_script():
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "run_all.py"
     spec = importlib.util.spec_from_file_location("insgan_bench_run_all_12", path)
     run_all = importlib.util.module_from_spec(spec)
+    import sys
+
+    sys.modules[spec.name] = run_all  # dataclasses look their module up there
     spec.loader.exec_module(run_all)
     data = {"a": {"grid": "140 |Q| x 120 E", "temperature_K": 5.0, "eigh_20000_16x16_s": 0.8, "old_s": 16.0,
                   "old_rel_l1": {"None": 0.09, "2.0": 0.024},

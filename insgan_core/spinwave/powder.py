@@ -92,7 +92,7 @@ def powder_map(
     calculator : SpinWaveCalculator, optional
         Reuse a calculator (its backend then wins); implies the ``n_directions`` method (1597 if None).
     accuracy : float, optional
-        Target relative L1 quadrature error per shell of the default method (default
+        Target relative L1 quadrature error of the map for the default method (default
         :data:`~insgan_core.spinwave.powder_plan.DEFAULT_ACCURACY`); the estimate actually reached is in
         the provenance (``quadrature_error``).
     plan : PowderPlan, optional

@@ -4,9 +4,11 @@ A :class:`PowderPlan` is built once for a model's geometry and a (|Q|, E) grid; 
 re-does only the Hamiltonian coefficients (O(bonds)), the assembly of h(Q) from cached phase factors, the
 batched Cholesky/eigen-decomposition, and the binning. Cached:
 
-* the quadrature: per |Q| shell a deterministic spherical rule (:mod:`.quadrature`) with a number of
-  directions growing with |Q|·r_max (r_max the longest bond, Å), reduced to the part of the sphere that is
-  irreducible under the spectrum's symmetry (:mod:`.symmetry`) extended by the ±Q pairing;
+* the quadrature: per |Q| shell a deterministic equal-weight rule (:func:`.quadrature.symmetric_fibonacci`)
+  on the part of the sphere that is irreducible under the spectrum's verified point symmetry
+  (:mod:`.symmetry`) extended by the ±Q pairing, with a number of directions per shell chosen for a
+  target map accuracy from |Q|·r_max (r_max the longest bond, Å) and the form factor
+  (:func:`shell_point_counts`); :meth:`PowderPlan.error_estimate` measures the error actually reached;
 * the bond phase factors exp(2πi q·Δ_d) for every quadrature point and every rotating-frame block
   (Q − k, Q, Q + k of a single-k structure; one diagonalisation serves Q ± k when 2k is a reciprocal
   lattice vector);
@@ -48,28 +50,37 @@ __all__ = ["PowderPlan", "shell_point_counts", "DEFAULT_ACCURACY"]
 
 log = logging.getLogger("insgan")
 
-#: default target of the automatic direction count (see :func:`shell_point_counts`)
-DEFAULT_ACCURACY = 0.05
+#: default target relative L1 error of the automatic direction count (see :func:`shell_point_counts`)
+DEFAULT_ACCURACY = 0.03
 
-# Calibration of the direction count (full-sphere equivalent) against the relative L1 error of a shell's
-# spectrum, measured on the library Bi2Fe4O9 model with 2 meV FWHM broadening (benchmarks/
-# bench_spinwave_speed.py --convergence): error ≈ C / sqrt(N / (1 + (|Q| r_max / 2π)²)) with C ≈ 2.
-_ERROR_CONSTANT = 2.0
+# Calibration of the direction count against the relative L1 error of a whole map (see
+# shell_point_counts), measured on the library Bi2Fe4O9 model on the MERLIN grid at 5 K with 2 meV FWHM
+# Gaussian broadening (benchmarks/bench_spinwave_speed.py): 1597 random directions per shell gave a
+# relative L1 of 0.024, i.e. C = 0.024·sqrt(1597)/<1 + x> over the map's intensity.
+_ERROR_CONSTANT = 0.65
 _MIN_POINTS = 26
+_MAX_POINTS = 200_000
 
 
-def shell_point_counts(q_abs: np.ndarray, r_max_A: float, accuracy: float) -> np.ndarray:
-    """Full-sphere directions per |Q| shell for a target relative L1 error ``accuracy``.
+def shell_point_counts(q_abs: np.ndarray, r_max_A: float, accuracy: float, intensity=None) -> np.ndarray:
+    """Full-sphere directions per |Q| shell for a target relative L1 error ``accuracy`` of the whole map.
 
-    The number of Brillouin-zone-sized patches that a sphere of radius |Q| cuts grows like
-    (|Q| r_max / 2π)²; per patch, a fixed number of directions gives a fixed relative error. Calibrated
-    on Bi2Fe4O9 (2 meV FWHM): N = (C / accuracy)² (1 + (|Q| r_max / 2π)²), C = 2, at least 26.
+    Model: the quadrature error of shell s is e_s ≈ C (1 + x_s)/sqrt(N_s), x_s = |Q_s| r_max / 2π (the
+    number of Brillouin zones the sphere cuts grows with x), relative to the shell's intensity I_s (the
+    mean squared form factor when given). The map's relative L1 error Σ I_s e_s / Σ I_s is smallest for a
+    given total when N_s ∝ (I_s (1 + x_s))^(2/3), and equals ``accuracy`` for
+    N_s = (C/accuracy)² (Σ_t w_t / Σ_t I_t)² w_s with w_s = (I_s (1 + x_s))^(2/3). C = 0.65 is calibrated
+    on Bi2Fe4O9 with 2 meV FWHM broadening; sharp histograms and low-dimensional magnets converge more
+    slowly (their reported error estimate says so).
     """
     if not (np.isfinite(accuracy) and accuracy > 0):
         raise InsganInputError(f"powder accuracy = {accuracy}; give a positive relative error, e.g. 0.05")
-    x = np.asarray(q_abs, dtype=float) * float(r_max_A) / (2.0 * np.pi)
-    n = (_ERROR_CONSTANT / float(accuracy)) ** 2 * (1.0 + x * x)
-    return np.maximum(np.ceil(n), _MIN_POINTS).astype(int)
+    q_abs = np.asarray(q_abs, dtype=float)
+    x = q_abs * float(r_max_A) / (2.0 * np.pi)
+    inten = np.ones_like(q_abs) if intensity is None else np.maximum(np.asarray(intensity, dtype=float), 1e-3)
+    w = (inten * (1.0 + x)) ** (2.0 / 3.0)
+    n = (_ERROR_CONSTANT / float(accuracy)) ** 2 * (w.sum() / inten.sum()) ** 2 * w
+    return np.clip(np.ceil(n), _MIN_POINTS, _MAX_POINTS).astype(int)
 
 
 def _random_rotation(seed: int) -> np.ndarray:
@@ -99,7 +110,7 @@ class PowderPlan:
     q_edges, e_edges : array_like
         |Q| (Å⁻¹) and energy (meV) bin edges; one shell at each |Q| bin centre.
     accuracy : float
-        Target relative L1 error per shell used to choose the directions per shell
+        Target relative L1 quadrature error of the whole map, used to choose the directions per shell
         (:func:`shell_point_counts`); ignored when ``n_points`` is given.
     n_points : int or array_like, optional
         Full-sphere directions per shell (one number or one per shell) instead of the automatic choice.
@@ -157,7 +168,12 @@ class PowderPlan:
         bond_cart = lat.cartesian(self.prep.delta) if len(self.prep.delta) else np.zeros((0, 3))
         self.r_max = float(np.linalg.norm(bond_cart, axis=1).max()) if len(bond_cart) else 0.0
         if n_points is None:
-            counts = shell_point_counts(q_abs, self.r_max, accuracy)
+            r = self.resolved
+            f2 = np.ones_like(q_abs)
+            if form_factor and any(r.ions):
+                f2 = np.mean([_form_factor(ion, q_abs, g=float(r.g[i])) ** 2 if ion else np.ones_like(q_abs)
+                              for i, ion in enumerate(r.ions)], axis=0)
+            counts = shell_point_counts(q_abs, self.r_max, accuracy, intensity=f2)
         else:
             counts = np.broadcast_to(np.asarray(n_points, dtype=int), (nq,)).copy()
             if np.any(counts < 0) or not np.any(counts > 0):

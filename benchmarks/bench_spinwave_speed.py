@@ -192,11 +192,15 @@ def pyspinw_job(args) -> dict:
 
     ref = _reference_map(model, q_edges, e_edges, temperature_K=0.0, fwhms=(None,),
                          n_full=args.reference_directions, shells_per_plan=25, form_factor=False)[None]
-    err_py = _rel_l1(hist_of(dirs), ref)
+    # errors over E > 1 meV: the lowest bins hold the Goldstone modes' 1/ω weight, which no finite
+    # sample converges (one direction near the zone centre dominates them)
+    keep = 0.5 * (e_edges[1:] + e_edges[:-1]) > 1.0
+    ref = ref[:, keep]
+    err_py = _rel_l1(hist_of(dirs)[:, keep], ref)
     best = None
     for accuracy in (0.2, 0.14, 0.1, 0.07, 0.05, 0.035, 0.025):
         plan = PowderPlan(model, q_edges=q_edges, e_edges=e_edges, accuracy=accuracy, form_factor=False)
-        err = _rel_l1(plan.signal(), ref)
+        err = _rel_l1(plan.signal()[:, keep], ref)
         if err <= err_py:
             best = (accuracy, plan, err)
             break
@@ -215,7 +219,7 @@ def pyspinw_job(args) -> dict:
         t_reuse = min(_timed(lambda: plan.signal())[1] for _ in range(2))
         out["powder"] = {"pyspinw_s": t_py, "pyspinw_rel_l1": err_py, "insgan_s": t_ours, "insgan_reuse_s": t_reuse,
                          "insgan_rel_l1": err, "accuracy": accuracy, "ratio": t_py / t_ours,
-                         "job": f"{n_q} |Q| x {n_dir} directions x {n_e} E"}
+                         "job": f"{n_q} |Q| x {n_dir} directions x {n_e} E, L1 over E > 1 meV"}
         print(f"    powder 2-site ({n_q} |Q| x {n_dir} dirs x {n_e} E): pySpinW {t_py * 1e3:.0f} ms at rel. L1 {err_py:.4f}; "
               f"insgan plan (accuracy {accuracy:g}) {t_ours * 1e3:.0f} ms incl. plan build, {t_reuse * 1e3:.0f} ms "
               f"re-used, rel. L1 {err:.4f}: {t_py / t_ours:.1f}x")

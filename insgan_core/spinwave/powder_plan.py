@@ -182,6 +182,15 @@ class PowderPlan:
         ops = spectrum_symmetry(calc) if symmetry else np.eye(3)[None]
         self.spectrum_operations = ops
         self.operations = group_with_inversion(ops)
+        if n_points is None:
+            # the counts are calibrated per computed direction with the ±Q pairing (2 operations); for these
+            # rough integrands a computed direction of a larger group's reduced rule is not more accurate
+            # (measured: benchmarks/REPORT.md, convergence figure), so the rule grows with the group: as many
+            # directions are computed as with the pairing alone, on a |G|/2 times finer full-sphere rule
+            from .quadrature import symmetric_fibonacci as _sf
+
+            group_size = len(_sf(8, self.operations)[2])
+            counts = counts * max(group_size // 2, 1)
         rot = _random_rotation(self.seed) if (rotate is None or rotate) else None
         dirs_all, w_all, rows_all, n_full, n_red = [], [], [], [], []
         cache = {}

@@ -190,7 +190,8 @@ def _box_groups() -> list[tuple[str, np.ndarray, float]]:
 
 
 def _contains(ops: np.ndarray, sub: np.ndarray) -> bool:
-    return all(any(np.allclose(g, h, atol=1e-9) for h in ops) for g in sub)
+    dist = np.abs(np.asarray(sub)[:, None] - np.asarray(ops)[None]).max(axis=(2, 3))
+    return bool(np.all(dist.min(axis=1) < 1e-9))
 
 
 def symmetric_fibonacci(n_full: int, ops: np.ndarray, rotation: np.ndarray | None = None):

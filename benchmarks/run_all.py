@@ -57,6 +57,7 @@ class BenchScript:
 
 SCRIPTS = (
     BenchScript("spinwave", "bench_spinwave.py", takes_threads=True),
+    BenchScript("spinwave_speed", "bench_spinwave_speed.py", takes_threads=True),
     BenchScript("artefacts", "bench_artefacts.py"),
     BenchScript("gan_inference", "bench_gan_inference.py", takes_threads=True),
     BenchScript("gan_training", "bench_gan_training.py",
@@ -226,6 +227,39 @@ def _spinwave_rows(data: dict) -> list[tuple]:
                              f"{_num(ratio)}× ({best})", target_text, met(ratio, at_least=target)))
         else:
             rows.append(_row(name, measured, "pySpinW not installed", "—", target_text, "n/a"))
+    return rows
+
+
+def _spinwave_speed_rows(data: dict) -> list[tuple]:
+    """Rows of bench_spinwave_speed.py (issue 12): Bi2Fe4O9 powder speed at measured accuracy, pySpinW."""
+    rows = []
+    a = data.get("a") or {}
+    for p in a.get("plans", []):
+        l1 = p["rel_l1"]
+        rows.append(_row(
+            f"Bi2Fe4O9 powder map, MERLIN grid {a['grid']}, {a['temperature_K']:g} K (plan, accuracy {p['accuracy']:g})",
+            f"{_num(p['first_call_s'])} s (re-used plan {_num(p['reuse_s'])} s); rel. L1 {_num(l1['None'])} "
+            f"histogram, {_num(l1['2.0'])} at 2 meV FWHM",
+            f"previous 1597 dirs: {_num(a['old_s'])} s, L1 {_num(a['old_rel_l1']['None'])} / {_num(a['old_rel_l1']['2.0'])}; "
+            f"eigh 20k 16×16: {_num(a['eigh_20000_16x16_s'])} s",
+            f"{_num(p['speedup_vs_old'])}× faster; {_num(p['ratio_to_eigh'])}× eigh",
+            "≤ 1.5 s and ≤ 1 % L1", "yes" if p["first_call_s"] <= 1.5 and l1["None"] <= 0.01 else "no"))
+    b = data.get("b") or {}
+    if b.get("pyspinw") is None:
+        rows.append(_row("spin-wave speed vs pySpinW (issue 12)", "—", "pySpinW not installed", "—", "—", "n/a"))
+    else:
+        pw = b.get("powder", {})
+        if "ratio" in pw:
+            rows.append(_row(f"powder map, 2-site cell, at ≤ pySpinW's error ({pw['job']})",
+                             f"{_num(1e3 * pw['insgan_s'])} ms, L1 {_num(pw['insgan_rel_l1'])}",
+                             f"pySpinW {b['pyspinw']}: {_num(1e3 * pw['pyspinw_s'])} ms, L1 {_num(pw['pyspinw_rel_l1'])}",
+                             f"{_num(pw['ratio'])}×", "≥ 10×", met(pw["ratio"], at_least=10.0)))
+        sc = b.get("single_crystal_16", {})
+        if sc:
+            rows.append(_row("single crystal, 16-site cell (issue 12)",
+                             f"numpy {_num(sc['insgan_numpy_q_per_s'])} Q/s; torch {_num(sc['insgan_torch_q_per_s'])} Q/s",
+                             f"pySpinW {b['pyspinw']}: {_num(sc['pyspinw_q_per_s'])} Q/s", f"{_num(sc['ratio'])}×",
+                             "≥ 3×", met(sc["ratio"], at_least=3.0)))
     return rows
 
 
@@ -420,7 +454,7 @@ def _translation_rows(data: dict) -> list[tuple]:
     return rows
 
 
-ROW_BUILDERS = {"translation": _translation_rows, "spinwave": _spinwave_rows, "artefacts": _artefact_rows, "gan_inference": _gan_inference_rows,
+ROW_BUILDERS = {"translation": _translation_rows, "spinwave": _spinwave_rows, "spinwave_speed": _spinwave_speed_rows, "artefacts": _artefact_rows, "gan_inference": _gan_inference_rows,
                 "gan_training": _gan_training_rows, "apply_algorithm": _apply_rows, "reduction": _reduction_rows,
                 "gan_quality": _quality_rows}
 

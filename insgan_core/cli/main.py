@@ -21,6 +21,7 @@ SUBCOMMANDS = [
     "convert",
     "plot",
     "simulate",
+    "fit",
     "make_dataset",
     "train",
     "apply",

@@ -73,9 +73,7 @@ class FitProblem:
             raise InsganInputError("fit: give at least one measured dataset")
         self.model = model
         self.datasets = datasets
-        vary = [v.strip() for v in vary if v.strip()]
-        if not vary:
-            raise InsganInputError("fit: --vary names no parameter; give e.g. --vary J1,J2")
+        vary = [v.strip() for v in vary if v.strip()]  # empty: fit the nuisances only (a fixed hypothesis)
         params = model.parameters
         unknown = [v for v in vary if v not in params]
         if unknown:
@@ -230,7 +228,7 @@ def _latin_hypercube(n, lo, hi, rng):
 
 
 def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int = 0, profile: bool = False,
-        diff_step: float = 1e-3, max_nfev: int | None = None, start_points=None):
+        diff_step: float = 1e-3, max_nfev: int | None = None, start_points=None, tol: float = 1e-6):
     """Run the global and local stages and the uncertainty analysis; returns a :class:`FitResult`.
 
     Parameters
@@ -243,6 +241,8 @@ def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int =
         Run the profile check of each Hamiltonian parameter's σ.
     start_points : sequence of dict, optional
         Extra global starts (e.g. an amortised estimate), Hamiltonian values by name.
+    diff_step, max_nfev, tol
+        Relative finite-difference step, evaluation limit and ftol/xtol/gtol of the local stage.
     """
     from scipy.optimize import least_squares
 
@@ -255,7 +255,7 @@ def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int =
     for sp in start_points or ():
         starts.append(np.clip([float(sp.get(n, v)) for n, v in zip(problem.vary, problem.x0[:P])],
                               problem.global_lower, problem.global_upper))
-    if n_starts > 0:
+    if n_starts > 0 and P > 0:
         starts += list(_latin_hypercube(int(n_starts), problem.global_lower, problem.global_upper, rng))
     _, nus0 = problem.split(problem.x0)
     table = []
@@ -280,7 +280,7 @@ def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int =
             continue
         x = np.clip(table[i]["x"], problem.lower, problem.upper)
         res = least_squares(problem.residuals, x, bounds=(problem.lower, problem.upper), method="trf",
-                            x_scale="jac", diff_step=diff_step, max_nfev=max_nfev)
+                            x_scale="jac", diff_step=diff_step, max_nfev=max_nfev, ftol=tol, xtol=tol, gtol=tol)
         chi2 = float(res.fun @ res.fun)
         table[i]["local_chi2"] = chi2
         if best is None or chi2 < best[1]:

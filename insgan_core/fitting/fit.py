@@ -30,8 +30,12 @@ import time
 
 import numpy as np
 
-from ..errors import InsganInputError
+from ..errors import InsganInputError, SpinWaveInstabilityError
 from .forward import LINEAR_NUISANCES, NUISANCES, ForwardModel
+
+#: failures of the forward model at a parameter set (e.g. an unstable ordered structure): that point is
+#: given a huge cost so the optimiser steps back, instead of stopping the fit
+_MODEL_FAILURES = (InsganInputError, SpinWaveInstabilityError, np.linalg.LinAlgError, ArithmeticError)
 
 __all__ = ["FitProblem", "fit"]
 
@@ -189,7 +193,8 @@ class FitProblem:
         out = []
         try:
             maps = self.model_maps(x)
-        except InsganInputError:
+        except _MODEL_FAILURES as exc:
+            log.info("model evaluation failed at %s: %s", dict(zip(self.names, x)), exc)
             return np.full(self.n_data, 1e6)
         for m, d, c in zip(maps, self.datasets, self._counts_per_unit):
             k = d.mask
@@ -263,7 +268,7 @@ def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int =
         values = dict(zip(problem.vary, map(float, s)))
         try:
             nus, c = problem.profile_linear(values, nus0)
-        except InsganInputError as exc:
+        except _MODEL_FAILURES as exc:
             log.info("global start %s failed: %s", values, exc)
             table.append({"start": values, "chi2": float("inf")})
             continue

@@ -33,8 +33,8 @@ print(json.dumps({{"seconds": seconds, "loaded": sorted(m for m in {heavy!r} if 
 """
 
 
-def test_there_are_three_plugins():
-    assert PLUGINS == ["ApplyINSGAN", "SimulateINSSpinWave", "TrainINSGAN"]
+def test_there_are_four_plugins():
+    assert PLUGINS == ["ApplyINSGAN", "FitINSSpinWave", "SimulateINSSpinWave", "TrainINSGAN"]
 
 
 @pytest.mark.parametrize("name", PLUGINS)

@@ -523,6 +523,21 @@ class ITableWorkspace(Workspace):
     def row(self, i):
         return {k: v[i] for k, v in self._columns.items()}
 
+    def cell(self, value, row_or_column):
+        """Mantid's ``cell``: ``cell(row, column_index)``, or ``cell(column_name, row)`` when the first
+        argument is not a number (ITableWorkspace.cpp, ``cell``)."""
+        if isinstance(value, str):
+            name, row = value, row_or_column
+        else:
+            row, col = int(value), int(row_or_column)
+            name = list(self._columns)[col]
+        if name not in self._columns:
+            raise ValueError(f"column {name!r} does not exist")
+        column = self._columns[name]
+        if not 0 <= int(row) < len(column):
+            raise IndexError(f"row {row} out of range (0-{len(column) - 1})")
+        return column[int(row)]
+
 
 class WorkspaceFactory:
     @staticmethod

@@ -23,6 +23,16 @@ Sample logs written by :func:`map_to_workspace`: ``Ei`` (meV), ``SampleTemperatu
 ``insgan_metadata`` (the full :class:`~insgan_core.data.ins_map.MapMetadata` as JSON, so a round trip is
 exact), ``insgan_x_unit`` and ``insgan_tick_labels`` for path maps, plus any extra logs the caller passes
 (strings and numbers as they are, dicts and lists as JSON strings).
+
+Output type. Every workspace written here is a ``Workspace2D``, whatever the parent's type: Mantid's
+``CreateWorkspace(ParentWorkspace=p)`` builds its output with ``WorkspaceFactory::create(p)``, i.e. of the
+*parent's* type, so a ``RebinnedOutput`` parent (SofQW3 / SofQWNormalisedPolygon) would give a
+``RebinnedOutput`` with zero fractional areas. The output is therefore created without a parent and the
+parent's sample logs, sample and title are copied with the ``CopyLogs`` and ``CopySample`` child algorithms
+and ``setTitle``; a ``Workspace2D`` parent is still passed as ``ParentWorkspace`` so its instrument comes
+along too (Mantid's Python API has no other way to copy an instrument onto another workspace).
+
+Arrays read from a workspace are copied: ``readX`` returns a read-only view into the workspace's memory.
 """
 
 from __future__ import annotations
@@ -47,6 +57,9 @@ __all__ = [
     "expand_workspace_names",
     "table_from_records",
     "mantid_plugins_dir",
+    "guarded_issues",
+    "mantid_max_cores",
+    "torch_threads_from_mantid",
 ]
 
 #: the algorithm files shipped for Mantid's plugin loader
@@ -231,8 +244,8 @@ def workspace_to_map(ws, *, property_name: str = "InputWorkspace") -> INSMap:
     who = f"{property_name}: workspace {_label(ws)}"
     y = ws.extractY()
     e = ws.extractE()
-    x_values = ws.readX(0)
-    v_values = ws.getAxis(1).extractValues()
+    x_values = np.array(ws.readX(0), dtype=np.float64, copy=True)  # readX: a read-only view into ws
+    v_values = np.array(ws.getAxis(1).extractValues(), dtype=np.float64, copy=True)
     x_unit = ws.getAxis(0).getUnit().unitID()
     if x_unit == "DeltaE":
         e_edges = _edges_from(x_values, y.shape[1], "energy-transfer (X)", who)
@@ -272,19 +285,24 @@ def _edge_strings(edges: np.ndarray) -> list[str]:
 
 
 def _add_log(run, name: str, value, units: str = "") -> None:
+    """Add a sample log of a type Mantid's ``Run.addProperty`` accepts (its PropertyWithValueFactory looks the
+    *exact* Python type up: float, int, bool, str). Containers go in as JSON text, booleans as "True"/"False"
+    (as before), numpy scalars as Python numbers, anything else as its ``str``."""
     if value is None:
         return
-    if isinstance(value, (dict, list, tuple)):
+    if isinstance(value, (dict, list, tuple, np.ndarray)):
         value = json.dumps(value, default=_json_default)
     elif isinstance(value, (bool, np.bool_)):
         value = str(bool(value))
-    elif isinstance(value, (np.integer,)):
+    elif isinstance(value, (int, np.integer)):
         value = int(value)
-    elif isinstance(value, (np.floating,)):
+    elif isinstance(value, (float, np.floating)):
         value = float(value)
-    elif not isinstance(value, (str, int, float)):
+    elif isinstance(value, str):
+        value = str(value)  # a str subclass becomes a plain str
+    else:
         value = str(value)
-    run.addProperty(name, value, units, True)
+    run.addProperty(str(name), value, str(units), True)
 
 
 def _json_default(obj):
@@ -312,8 +330,9 @@ def map_to_workspace(
     name : str, optional
         When given, the workspace is also put into the analysis data service under this name.
     parent : mantid MatrixWorkspace, optional
-        Passed to ``CreateWorkspace(ParentWorkspace=...)``: the new workspace takes over its sample logs,
-        instrument and title (the insgan logs are then written on top).
+        Workspace whose sample logs, sample and title (and, for a ``Workspace2D`` parent, instrument) the
+        new workspace takes over (the insgan logs are then written on top). Any parent type works
+        (``Workspace2D``, ``RebinnedOutput``, ...): the output is a ``Workspace2D`` in every case.
     orientation : {"q_spectra", "e_spectra"}
         ``"q_spectra"`` (default; SofQW's layout): X = energy-transfer bin edges (``DeltaE``), vertical
         axis = |Q| bin edges (``MomentumTransfer``). ``"e_spectra"``: the transpose (|Q| maps only).
@@ -337,7 +356,8 @@ def map_to_workspace(
         orientation = "q_spectra"  # only |Q| maps are written transposed; others keep one spectrum per x bin
     kwargs = dict(Distribution=bool(insmap.distribution), WorkspaceTitle=insmap.metadata.sample or "", StoreInADS=False)
     if parent is not None:
-        kwargs["ParentWorkspace"] = parent
+        if _workspace_type(parent) == "Workspace2D":
+            kwargs["ParentWorkspace"] = parent  # same type: CreateWorkspace keeps instrument, logs, sample, title
         if not insmap.metadata.sample:
             kwargs.pop("WorkspaceTitle")
     if orientation == "q_spectra":
@@ -365,6 +385,8 @@ def map_to_workspace(
             VerticalAxisValues=_edge_strings(insmap.e_axis.edges),
             **kwargs,
         )
+    if parent is not None and "ParentWorkspace" not in kwargs:
+        _copy_experiment_info(parent, ws, keep_title=bool(insmap.metadata.sample))
     run = ws.mutableRun()
     md = insmap.metadata
     _add_log(run, "Ei", md.ei_meV, "meV")
@@ -381,6 +403,92 @@ def map_to_workspace(
 
         AnalysisDataService.addOrReplace(name, ws)
     return ws
+
+
+def _workspace_type(ws) -> str:
+    try:
+        return str(ws.id())
+    except (AttributeError, RuntimeError):
+        return type(ws).__name__
+
+
+def _run_child(name: str, **properties):
+    """Run a Mantid algorithm as an unmanaged child (works on workspaces that are not in the ADS)."""
+    from mantid.api import AlgorithmManager
+
+    alg = AlgorithmManager.createUnmanaged(name)
+    alg.initialize()
+    alg.setChild(True)
+    for key, value in properties.items():
+        alg.setProperty(key, value)
+    alg.execute()
+    return alg
+
+
+def _copy_experiment_info(parent, ws, *, keep_title: bool) -> None:
+    """Sample logs (CopyLogs), sample (CopySample) and title of ``parent`` onto the Workspace2D ``ws``."""
+    _run_child("CopyLogs", InputWorkspace=parent, OutputWorkspace=ws, MergeStrategy="MergeReplaceExisting")
+    _run_child("CopySample", InputWorkspace=parent, OutputWorkspace=ws)
+    if not keep_title:
+        ws.setTitle(parent.getTitle())
+
+
+# --- validation, threads ------------------------------------------------------------------------------
+def guarded_issues(issues: dict, prop: str, check) -> None:
+    """Run ``check()`` (returns a message, or None when fine) for ``validateInputs``; never raises.
+
+    Workbench calls ``validateInputs`` while a dialog is being filled in; an exception there is shown as an
+    error box instead of a red star next to the property. Any exception from ``check`` therefore becomes
+    the message of ``prop`` (prefixed with the property name, the exception type kept for unexpected ones).
+    An existing message for ``prop`` is kept.
+    """
+    try:
+        message = check()
+    except InsganInputError as exc:
+        message = str(exc)
+    except Exception as exc:  # noqa: BLE001 -- the dialog must get a message, never an exception
+        message = f"{type(exc).__name__}: {exc}"
+    if message:
+        message = str(message)
+        if not message.startswith(f"{prop}:") and not message.startswith(f"{prop} "):
+            message = f"{prop}: {message}"
+        issues.setdefault(prop, message)
+
+
+def mantid_max_cores() -> int | None:
+    """Mantid's ``MultiThreaded.MaxCores`` setting (ConfigService), or None when unset, 0 or unreadable."""
+    try:
+        from mantid.kernel import config
+
+        value = int(str(config["MultiThreaded.MaxCores"]).strip() or 0)
+    except Exception:  # noqa: BLE001 -- no Mantid, no key, or not a number: no limit
+        return None
+    return value if value > 0 else None
+
+
+class torch_threads_from_mantid:  # noqa: N801 (used as a context manager, like a function)
+    """``with torch_threads_from_mantid():`` torch's intra-op threads follow ``MultiThreaded.MaxCores``.
+
+    Inside Workbench torch would otherwise start one thread per core whatever the user set for Mantid.
+    The previous torch setting is restored on exit. Imports torch only when a limit is set.
+    """
+
+    def __enter__(self):
+        self._previous = None
+        cores = mantid_max_cores()
+        if cores is not None:
+            import torch
+
+            self._previous = torch.get_num_threads()
+            torch.set_num_threads(min(cores, self._previous) if self._previous > 0 else cores)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            import torch
+
+            torch.set_num_threads(self._previous)
+        return False
 
 
 # --- groups, tables, installation -------------------------------------------------------------------

@@ -18,7 +18,6 @@ from mantid.api import (
 from mantid.kernel import Direction, StringListValidator, logger
 
 from insgan_core import mantid_bridge
-from insgan_core.errors import InsganInputError
 
 
 class ApplyINSGAN(PythonAlgorithm):
@@ -74,31 +73,45 @@ class ApplyINSGAN(PythonAlgorithm):
         ws = self.getProperty("InputWorkspace").value
         if isinstance(ws, WorkspaceGroup):
             return [ws.getItem(i) for i in range(ws.getNumberOfEntries())], True
-        return [ws], False
+        return ([] if ws is None else [ws]), False
 
     def validateInputs(self):
-        from insgan_core.gan.model_file import read_metadata
-
+        # Called by Workbench's dialog on every edit: every problem becomes a message on its property,
+        # nothing raises (mantid_bridge.guarded_issues turns exceptions into messages).
         issues = {}
-        members, _ = self._input_members()
+        mantid_bridge.guarded_issues(issues, "InputWorkspace", self._input_problem)
+        found = {}
+
+        def model_problem():
+            from insgan_core.gan.model_file import read_metadata
+
+            path = self.getProperty("ModelFile").value
+            if not path:
+                return "ModelFile: give an insgan model file (.safetensors)"
+            found["metadata"] = read_metadata(path)
+            return None
+
+        mantid_bridge.guarded_issues(issues, "ModelFile", model_problem)
+        if "InputWorkspace" not in issues and "metadata" in found:
+            mantid_bridge.guarded_issues(issues, "InputWorkspace", lambda: self._grid_issues(found["metadata"]))
+        return issues
+
+    def _input_problem(self):
+        """Why InputWorkspace cannot be used (message), or None."""
+        members, is_group = self._input_members()
         if not members:
-            issues["InputWorkspace"] = "InputWorkspace: the WorkspaceGroup is empty"
+            if is_group:
+                return "InputWorkspace: the WorkspaceGroup is empty"
+            return "InputWorkspace: give an S(|Q|,E) workspace or a WorkspaceGroup of them"
         for ws in members:
             problem = mantid_bridge.workspace_problem(ws, property_name="InputWorkspace")
             if problem:
-                issues["InputWorkspace"] = problem
-                break
-        try:
-            metadata = read_metadata(self.getProperty("ModelFile").value)
-        except InsganInputError as exc:
-            issues["ModelFile"] = f"ModelFile: {exc}"
-            return issues
-        if "InputWorkspace" not in issues:
-            issues.update(self._grid_issues(metadata))
-        return issues
+                return problem
+        return None
 
     def _grid_issues(self, metadata):
-        """The core's grid-compatibility rule (ModelGrid.mismatch, as TranslationModel.apply uses it)."""
+        """The core's grid-compatibility rule (ModelGrid.mismatch, as TranslationModel.apply uses it):
+        a message for the first member whose grid the model cannot take, or None."""
         from insgan_core.gan.inference import ModelGrid
 
         model_grid = ModelGrid.from_metadata(metadata)
@@ -108,19 +121,23 @@ class ApplyINSGAN(PythonAlgorithm):
             m = mantid_bridge.workspace_to_map(ws)
             _, problem = model_grid.mismatch(m.x_axis, m.e_axis, rebin=rebin)
             if problem:
-                return {"InputWorkspace": f"InputWorkspace: workspace '{ws.name()}' {problem}"}
-        return {}
+                return f"InputWorkspace: workspace '{ws.name()}' {problem}"
+        return None
 
     def PyExec(self):
+        with mantid_bridge.torch_threads_from_mantid():
+            self._apply()
+
+    def _apply(self):
         from insgan_core.data.ins_map import MapStack
-        from insgan_core.gan.model_file import load_model
+        from insgan_core.translation import load_translator
 
         progress = Progress(self, start=0.0, end=1.0, nreports=4)
         members, is_group = self._input_members()
         maps = [mantid_bridge.workspace_to_map(ws) for ws in members]
         progress.report("Loading the model")
         path = self.getProperty("ModelFile").value
-        model = load_model(path, device=self.getProperty("Device").value)
+        model = load_translator(path, device=self.getProperty("Device").value)
         progress.report("Applying the generator")
         rebin = bool(self.getProperty("RebinToModelGrid").value)
         if len(maps) > 1 and all(maps[0].same_grid(m) for m in maps[1:]):

@@ -30,7 +30,6 @@ from mantid.kernel import (
 
 from insgan_core import mantid_bridge
 from insgan_core.errors import InsganInputError
-from insgan_core.spinwave.single_crystal import parse_q_path
 
 #: instruments offered in the dialog ("None": a clean simulation, no instrument model)
 _INSTRUMENTS = ["None", "MAPS", "MERLIN", "MARI", "LET"]
@@ -194,10 +193,16 @@ class SimulateINSSpinWave(PythonAlgorithm):
 
         name = self.getProperty("Model").value.strip()
         overrides = self.getProperty("ModelParameters").value.strip() or None
+        if not name:
+            raise _PropertyError("Model", "Model: give a library model name (e.g. fm_chain) or a YAML model file")
         try:
             model = load_model(name)
         except InsganInputError as exc:
             raise _PropertyError("Model", f"Model: {exc}") from None
+        except (UnicodeDecodeError, ValueError, OSError) as exc:  # e.g. a binary file (NXSPE, safetensors)
+            raise _PropertyError(
+                "Model", f"Model: '{name}' cannot be read as a YAML spin-wave model ({type(exc).__name__}: {exc})"
+            ) from None
         if overrides is None:
             return model
         try:
@@ -209,12 +214,15 @@ class SimulateINSSpinWave(PythonAlgorithm):
         """(q_edges or None, e_edges, reference map or None)."""
         from insgan_core.data.grid import parse_binning
 
-        ws = self.getProperty("InputWorkspace").value
+        ws = self._input_workspace()
         if ws is not None:
             problem = mantid_bridge.workspace_problem(ws, property_name="InputWorkspace")
             if problem:
                 raise _PropertyError("InputWorkspace", problem)
-            ref = mantid_bridge.workspace_to_map(ws)
+            try:
+                ref = mantid_bridge.workspace_to_map(ws)
+            except InsganInputError as exc:
+                raise _PropertyError("InputWorkspace", str(exc)) from None
             if self.getProperty("Mode").value == "powder" and ref.x_axis.unit != "MomentumTransfer":
                 raise _PropertyError("InputWorkspace", "InputWorkspace: powder mode needs a |Q| (MomentumTransfer) axis")
             return ref.x_axis.edges, ref.e_axis.edges, ref
@@ -237,6 +245,29 @@ class SimulateINSSpinWave(PythonAlgorithm):
         if q_edges[0] < 0:
             raise _PropertyError("QBinning", f"QBinning: |Q| cannot be negative (start {q_edges[0]:g})")
         return q_edges, e_edges, None
+
+    def _input_workspace(self):
+        """The InputWorkspace, or None. A WorkspaceGroup name (which Mantid runs member by member, so the
+        property's value is None in a dialog) gives its first member, after checking every member."""
+        ws = self.getProperty("InputWorkspace").value
+        if ws is not None:
+            return ws
+        name = self.getPropertyValue("InputWorkspace")
+        if not name:
+            return None
+        from mantid.api import AnalysisDataService, WorkspaceGroup
+
+        group = AnalysisDataService.retrieve(name) if AnalysisDataService.doesExist(name) else None
+        if not isinstance(group, WorkspaceGroup):
+            return None
+        members = [group.getItem(i) for i in range(group.getNumberOfEntries())]
+        if not members:
+            raise _PropertyError("InputWorkspace", f"InputWorkspace: the WorkspaceGroup '{name}' is empty")
+        for member in members:
+            problem = mantid_bridge.workspace_problem(member, property_name="InputWorkspace")
+            if problem:
+                raise _PropertyError("InputWorkspace", problem)
+        return members[0]
 
     def _settings(self, reference):
         """InstrumentSettings, or None for Instrument=None."""
@@ -299,38 +330,58 @@ class SimulateINSSpinWave(PythonAlgorithm):
         except InsganInputError as exc:
             raise _PropertyError("DetectorFile", f"DetectorFile: {exc}") from None
 
-    def validateInputs(self):
-        issues = {}
-        found = {}
-        for key, step in (("grid", self._grid), ("model", self._model)):
-            try:
-                found[key] = step()
-            except _PropertyError as exc:
-                issues.setdefault(exc.prop, exc.message)
-        if self.getProperty("Mode").value == "single-crystal":
-            if not self.getProperty("QPath").value.strip():
-                issues["QPath"] = "QPath: single-crystal mode needs a path, e.g. 'G=0,0,0; X=0.5,0,0; M=0.5,0.5,0'"
-            else:
-                try:
-                    parse_q_path(self.getProperty("QPath").value)
-                except InsganInputError as exc:
-                    issues["QPath"] = str(exc)
-        reference = found["grid"][2] if "grid" in found else None
+    def _guard(self, issues, prop, check):
+        """Run a check; its _PropertyError, or any other exception, becomes a message (never raises)."""
         try:
+            return check()
+        except _PropertyError as exc:
+            issues.setdefault(exc.prop, exc.message)
+        except Exception as exc:  # noqa: BLE001 -- validateInputs must give messages, not exceptions
+            mantid_bridge.guarded_issues(issues, prop, lambda: f"{type(exc).__name__}: {exc}")
+        return None
+
+    def validateInputs(self):
+        # Called by Workbench's dialog on every edit, with properties half-filled: every problem becomes a
+        # message on its property; nothing raises.
+        issues = {}
+        grid = self._guard(issues, "InputWorkspace", self._grid)
+        self._guard(issues, "Model", self._model)
+        self._guard(issues, "QPath", self._path_problem)
+        reference = grid[2] if grid else None
+
+        def instrument_checks():
             settings = self._settings(reference)
             config = self._artefacts(settings)
             self._detectors(config)
-        except _PropertyError as exc:
-            issues.setdefault(exc.prop, exc.message)
-        else:
             if config is not None and self.getProperty("EnergyResolutionFWHMInMeV").value > 0:
-                issues["EnergyResolutionFWHMInMeV"] = (
+                raise _PropertyError(
+                    "EnergyResolutionFWHMInMeV",
                     "EnergyResolutionFWHMInMeV: artefacts are simulated with the instrument's own resolution; set 0 "
-                    "(or use no Artefacts for a constant-width clean map)"
+                    "(or use no Artefacts for a constant-width clean map)",
                 )
+
+        self._guard(issues, "Instrument", instrument_checks)
         return issues
 
+    def _path_problem(self):
+        if self.getProperty("Mode").value != "single-crystal":
+            return None
+        text = self.getProperty("QPath").value
+        if not text.strip():
+            raise _PropertyError("QPath", "QPath: single-crystal mode needs a path, e.g. 'G=0,0,0; X=0.5,0,0; M=0.5,0.5,0'")
+        from insgan_core.spinwave.single_crystal import parse_q_path
+
+        try:
+            parse_q_path(text)
+        except InsganInputError as exc:
+            raise _PropertyError("QPath", str(exc)) from None
+        return None
+
     def PyExec(self):
+        with mantid_bridge.torch_threads_from_mantid():
+            self._simulate()
+
+    def _simulate(self):
         progress = Progress(self, start=0.0, end=1.0, nreports=4)
         q_edges, e_edges, reference = self._grid()
         model = self._model()
@@ -345,6 +396,7 @@ class SimulateINSSpinWave(PythonAlgorithm):
         logger.information(f"SimulateINSSpinWave: {mode} simulation of {self.getProperty('Model').value}")
         if mode == "single-crystal":
             from insgan_core.spinwave import path_map
+            from insgan_core.spinwave.single_crystal import parse_q_path
 
             result = path_map(
                 model,
@@ -386,7 +438,7 @@ class SimulateINSSpinWave(PythonAlgorithm):
         logs = {
             "Model": self.getProperty("Model").value,
             "ModelParameters": dict(model.parameters),
-            "Artefacts": ",".join(self.getProperty("Artefacts").value),
+            "Artefacts": ",".join(str(a) for a in self.getProperty("Artefacts").value),
             "Seed": seed,
         }
         ws = mantid_bridge.map_to_workspace(result, logs=logs)

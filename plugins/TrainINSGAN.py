@@ -6,6 +6,8 @@ or WorkspaceGroups) through ``insgan_core.mantid_bridge``, builds a ``TrainConfi
 makes one call into the core and returns the per-step losses as a TableWorkspace.
 """
 
+import sys
+
 from mantid.api import (
     AlgorithmFactory,
     FileAction,
@@ -16,6 +18,7 @@ from mantid.api import (
 )
 from mantid.kernel import (
     Direction,
+    FloatArrayProperty,
     FloatBoundedValidator,
     IntBoundedValidator,
     StringArrayProperty,
@@ -73,10 +76,16 @@ class TrainINSGAN(PythonAlgorithm):
         )
         self.declareProperty(
             name="Mode",
-            defaultValue="paired",
-            validator=StringListValidator(["paired", "unpaired"]),
-            doc="paired: pix2pix (adversarial + L1) on (source, target) pairs; unpaired: CUT (adversarial + "
-            "PatchNCE) on random patches.",
+            defaultValue="structured",
+            validator=StringListValidator(["structured", "paired", "unpaired"]),
+            doc="structured (default): the physics-structured model (one scale on a learnt resolution kernel, "
+            "elastic line, backgrounds, coverage, counting noise) fitted by weighted least squares to (source, "
+            "target) pairs; paired: pix2pix GAN (adversarial + L1); unpaired: CUT GAN (adversarial + PatchNCE).",
+        )
+        self.declareProperty(
+            FloatArrayProperty("Temperatures", values=[], direction=Direction.Input),
+            doc="Structured mode: sample temperature (K) of each source/target pair (one value for all); empty: "
+            "from the targets' temperature logs.",
         )
         self.declareProperty(
             name="Steps", defaultValue=1000, validator=IntBoundedValidator(lower=1), doc="Optimisation steps."
@@ -152,7 +161,8 @@ class TrainINSGAN(PythonAlgorithm):
         )
         for name in ("SourceWorkspaces", "TargetWorkspaces", "Mode"):
             self.setPropertyGroup(name, "Data")
-        for name in ("Steps", "BatchSize", "LearningRate", "PatchSize", "LambdaL1", "LambdaNCE", "Seed", "Generator", "Device"):
+        for name in ("Temperatures", "Steps", "BatchSize", "LearningRate", "PatchSize", "LambdaL1", "LambdaNCE", "Seed",
+                     "Generator", "Device"):
             self.setPropertyGroup(name, "Training")
         for name in ("OutputModelFile", "CheckpointDirectory", "CheckpointEvery", "Resume", "OutputTable"):
             self.setPropertyGroup(name, "Output")
@@ -200,50 +210,110 @@ class TrainINSGAN(PythonAlgorithm):
         for field, prop in _FIELD_TO_PROPERTY.items():
             if field in message:
                 return prop
+        if message.startswith("device"):
+            return "Device"
+        if message.startswith(("resume", "checkpoint")):
+            return "CheckpointDirectory"
         if "training targets" in message or "targets" in message:
             return "TargetWorkspaces"
         return "SourceWorkspaces"
 
     def validateInputs(self):
+        # Called by Workbench's dialog on every edit, with properties half-filled: every problem becomes a
+        # message on its property (mantid_bridge.guarded_issues); nothing raises.
         issues = {}
         stacks = {}
         for prop in ("SourceWorkspaces", "TargetWorkspaces"):
-            try:
+
+            def collect(prop=prop):
                 stacks[prop] = self._stack(prop)
-            except InsganInputError as exc:
-                issues[prop] = str(exc)
+
+            mantid_bridge.guarded_issues(issues, prop, collect)
         sources, targets = stacks.get("SourceWorkspaces"), stacks.get("TargetWorkspaces")
+        if self.getProperty("Mode").value == "structured":
+            if sources is not None and targets is not None and len(sources) != len(targets):
+                issues["TargetWorkspaces"] = (
+                    f"TargetWorkspaces: structured mode needs one target per source ({len(sources)}), got {len(targets)}"
+                )
+            sources = None  # the GAN configuration checks below do not apply
         if sources is not None:
+            found = {}
             try:
-                config = self._config(*[st for st in (sources, targets) if st is not None])
+                found["config"] = self._config(*[st for st in (sources, targets) if st is not None])
             except InsganInputError as exc:
                 prop = self._property_for(str(exc))
                 issues.setdefault(prop, f"{prop}: {exc}")
-            else:
-                if targets is not None:
+            except Exception as exc:  # noqa: BLE001 -- a message, never an exception
+                issues.setdefault("SourceWorkspaces", f"SourceWorkspaces: {type(exc).__name__}: {exc}")
+            if "config" in found and targets is not None:
+                try:
                     from insgan_core.gan.training import validate_training_data
 
-                    try:
-                        validate_training_data(sources, targets, config)
-                    except InsganInputError as exc:
-                        issues.setdefault(self._property_for(str(exc)), str(exc))
-        path = self.getProperty("OutputModelFile").value
-        if path and not path.endswith(".safetensors"):
-            issues["OutputModelFile"] = f"OutputModelFile: '{path}' must end in .safetensors (insgan model files are safetensors)"
+                    validate_training_data(sources, targets, found["config"])
+                except InsganInputError as exc:
+                    issues.setdefault(self._property_for(str(exc)), str(exc))
+                except Exception as exc:  # noqa: BLE001
+                    issues.setdefault("SourceWorkspaces", f"SourceWorkspaces: {type(exc).__name__}: {exc}")
+        mantid_bridge.guarded_issues(issues, "OutputModelFile", self._output_problem)
         if self.getProperty("Resume").value and not self.getProperty("CheckpointDirectory").value:
             issues["CheckpointDirectory"] = "CheckpointDirectory: Resume needs the folder of the run's checkpoints"
-        if self.getProperty("Device").value == "cuda":
-            import torch
-
-            if not torch.cuda.is_available():
-                issues["Device"] = "Device: cuda requested but no CUDA device is available to torch; use cpu or auto"
+        mantid_bridge.guarded_issues(issues, "Device", self._device_problem)
         return issues
 
+    def _output_problem(self):
+        path = self.getProperty("OutputModelFile").value
+        if not path:
+            return "OutputModelFile: give the model file to write (.safetensors)"
+        if not path.endswith(".safetensors"):
+            return f"OutputModelFile: '{path}' must end in .safetensors (insgan model files are safetensors)"
+        return None
+
+    def _device_problem(self):
+        """Device=cuda without CUDA. Never imports torch here (a dialog calls this on every edit, and importing
+        torch takes seconds): the check runs when torch is already loaded, else at execution."""
+        if self.getProperty("Device").value != "cuda":
+            return None
+        torch = sys.modules.get("torch")
+        if torch is None:
+            return None
+        if not torch.cuda.is_available():
+            return "Device: cuda requested but no CUDA device is available to torch; use cpu or auto"
+        return None
+
     def PyExec(self):
+        with mantid_bridge.torch_threads_from_mantid():
+            self._train()
+
+    def _exec_structured(self):
+        from insgan_core.translation import fit_structured
+
+        progress = Progress(self, start=0.0, end=1.0, nreports=3)
+        sources = list(self._stack("SourceWorkspaces"))
+        targets = list(self._stack("TargetWorkspaces"))
+        temps = list(self.getProperty("Temperatures").value)
+        if len(temps) == 1:
+            temps = temps * len(sources)
+        if not temps:
+            temps = [t.metadata.temperature_K for t in targets]
+        if len(temps) != len(sources) or any(t is None for t in temps):
+            raise InsganInputError(
+                f"Temperatures: give one temperature (K) per pair ({len(sources)}) or targets with temperature logs"
+            )
+        progress.report("Data collected")
+        model = fit_structured(sources, targets, temperatures_K=[float(t) for t in temps], seed=self.getProperty("Seed").value)
+        model.save(self.getProperty("OutputModelFile").value)
+        progress.report("Model fitted")
+        self.setProperty("OutputTable", mantid_bridge.table_from_records(model.training_record["history"]))
+        progress.report("Model written")
+        logger.notice(f"TrainINSGAN: structured model written to {self.getProperty('OutputModelFile').value}")
+
+    def _train(self):
+        if self.getProperty("Mode").value == "structured":
+            return self._exec_structured()
         from insgan_core.gan.training import train
 
         steps = self.getProperty("Steps").value
-        progress = Progress(self, start=0.0, end=1.0, nreports=steps + 2)
+        progress = Progress(self, start=0.0, end=1.0, nreports=int(steps) + 2)
         sources = self._stack("SourceWorkspaces")
         targets = self._stack("TargetWorkspaces")
         config = self._config(sources, targets)
@@ -255,19 +325,26 @@ class TrainINSGAN(PythonAlgorithm):
         records = []
 
         def on_step(record):
+            # Progress.report is Mantid's interruption point: after Workbench's Cancel it raises, which stops
+            # training between two steps; the checkpoints written so far stay complete (atomic writes), so
+            # Resume=True continues from the last one.
             records.append(dict(record))
             progress.report(f"step {record.get('step', '?')}")
 
         checkpoint_dir = self.getProperty("CheckpointDirectory").value or None
-        result = train(
-            sources,
-            targets,
-            config,
-            output_path=self.getProperty("OutputModelFile").value,
-            checkpoint_dir=checkpoint_dir,
-            resume=bool(self.getProperty("Resume").value),
-            callback=on_step,
-        )
+        try:
+            result = train(
+                sources,
+                targets,
+                config,
+                output_path=self.getProperty("OutputModelFile").value,
+                checkpoint_dir=checkpoint_dir,
+                resume=bool(self.getProperty("Resume").value),
+                callback=on_step,
+            )
+        except InsganInputError as exc:
+            prop = self._property_for(str(exc))
+            raise RuntimeError(f"{prop}: {exc}") from None
         # Every step of this run; on resume, the logged history of the earlier steps comes first.
         first = records[0].get("step", 0) if records else float("inf")
         earlier = [r for r in result.history if r.get("step", 0) < first]

@@ -1,6 +1,15 @@
 """The three insgan algorithms in REAL Mantid, end to end on the real files (skipped without Mantid).
 
-Mantid is conda-only; run with ``conda activate <mantid env> && python -m pytest tests/test_mantid_real.py``.
+Mantid is conda-only; in Mantid's conda environment, from a source checkout (see docs/mantid.md):
+
+    python -m pip list --format=freeze > mantid-constraints.txt && python -m pip install -c mantid-constraints.txt -e ".[test]" && python -m pytest tests/test_mantid_real.py
+
+(the constraints file pins every package already in the environment, so pip only adds what is missing and
+never changes one of Mantid's packages; it fails instead of upgrading).
+
+Covered: LoadNXSPE + SofQW / SofQW3 (RebinnedOutput) of the shared files -> SimulateINSSpinWave on their grid
+-> TrainINSGAN -> ApplyINSGAN -> SaveNexusProcessed -> LoadNexusProcessed, WorkspaceGroups, the dialog path
+(validateInputs), cancelling TrainINSGAN and resuming from its last checkpoint.
 The measured files are loaded with ``LoadNXSPE`` and converted with ``SofQW``; outputs are written with
 ``SaveNexusProcessed`` and must load back with ``LoadNexusProcessed``. The test-only stand-in
 (``tests/mantid_standin``) is never used here: a module marked ``__insgan_test_standin__`` is skipped.
@@ -170,3 +179,112 @@ def test_bad_workspaces_are_refused_naming_the_property(bfo, tmp_path):
     with pytest.raises(RuntimeError, match="IncidentEnergyInMeV"):
         run("SimulateINSSpinWave", Model=MODEL, QBinning="0.1,0.1,3", EnergyBinning="0,1,10", Instrument="MERLIN",
             IncidentEnergyInMeV=5000.0, OutputWorkspace="bad")
+
+
+# --- issue 15: behaviour only real Mantid can confirm -----------------------------------------------------
+@pytest.fixture(scope="module")
+def bfo_polygon(experimental_dir):
+    """SofQW3 (SofQW Method=NormalisedPolygon) of the MERLIN file: a RebinnedOutput, as ISIS reductions give."""
+    path = experimental_dir / "bi2fe4o9_Ei62_5K.nxspe"
+    LoadNXSPE(Filename=str(path), OutputWorkspace="bfo_raw_p")
+    SofQW(InputWorkspace="bfo_raw_p", QAxisBinning="0.3,0.1,4.5", EMode="Direct", Method="NormalisedPolygon",
+          OutputWorkspace="bfo_sqw3")
+    return "bfo_sqw3"
+
+
+def test_sofqw3_chain_simulate_apply_save_reload(bfo_polygon, tmp_path):
+    """LoadNXSPE + SofQW3 -> SimulateINSSpinWave on its grid -> ApplyINSGAN -> SaveNexusProcessed -> reload:
+    every output is a Workspace2D carrying the input's logs (a RebinnedOutput parent must not leak its type)."""
+    sqw3 = AnalysisDataService.retrieve(bfo_polygon)
+    assert sqw3.id() == "RebinnedOutput"
+    run("SimulateINSSpinWave", Model=MODEL, ModelParameters=MODEL_PARAMETERS, InputWorkspace=bfo_polygon,
+        OutputWorkspace="sim3")
+    sim = AnalysisDataService.retrieve("sim3")
+    assert sim.id() == "Workspace2D" and sim.getNumberHistograms() == sqw3.getNumberHistograms()
+    model_file = tmp_path / "m3.safetensors"
+    run("TrainINSGAN", SourceWorkspaces=["sim3"], TargetWorkspaces=[bfo_polygon], Mode="unpaired", Steps=2,
+        BatchSize=2, Device="cpu", OutputModelFile=str(model_file), OutputTable="losses3")
+    run("ApplyINSGAN", InputWorkspace=bfo_polygon, ModelFile=str(model_file), OutputWorkspace="gan3")
+    out = AnalysisDataService.retrieve("gan3")
+    assert out.id() == "Workspace2D"
+    assert out.run().hasProperty("Ei") and out.run().getLogData("Ei").value == pytest.approx(
+        sqw3.run().getLogData("Ei").value)
+    assert out.getTitle() == sqw3.getTitle()
+    path = tmp_path / "gan3.nxs"
+    SaveNexusProcessed(InputWorkspace="gan3", Filename=str(path))
+    back = LoadNexusProcessed(Filename=str(path), OutputWorkspace="gan3_back")
+    assert back.id() == "Workspace2D"
+    nan_equal(back.extractY(), out.extractY())
+
+
+def test_groups_are_processed(bfo, bfo_polygon, tmp_path):
+    from mantid.simpleapi import GroupWorkspaces
+
+    _, sqw_name, _ = bfo
+    GroupWorkspaces(InputWorkspaces=[sqw_name, bfo_polygon], OutputWorkspace="bfo_group")
+    run("SimulateINSSpinWave", Model=MODEL, InputWorkspace="bfo_group", OutputWorkspace="sim_group")
+    sims = AnalysisDataService.retrieve("sim_group")
+    assert sims.getNumberOfEntries() == 2 and all(ws.id() == "Workspace2D" for ws in sims)
+    model_file = tmp_path / "g.safetensors"
+    run("TrainINSGAN", SourceWorkspaces=["sim_group"], TargetWorkspaces=["bfo_group"], Mode="paired", Steps=2,
+        BatchSize=2, Device="cpu", OutputModelFile=str(model_file), OutputTable="losses_g")
+    run("ApplyINSGAN", InputWorkspace="bfo_group", ModelFile=str(model_file), OutputWorkspace="gan_group")
+    outs = AnalysisDataService.retrieve("gan_group")
+    assert outs.getNumberOfEntries() == 2 and all(ws.id() == "Workspace2D" for ws in outs)
+
+
+def test_dialog_path_validate_inputs_gives_messages(bfo, tmp_path):
+    """As Workbench's AlgorithmDialog: set each property from text, then validateInputs(); a binary Model file
+    and a detector-space workspace must come back as messages on their properties, not exceptions."""
+    raw_name, sqw_name, path = bfo
+    for values, prop in (
+        (dict(Model=str(path), InputWorkspace=sqw_name), "Model"),  # an NXSPE (HDF5, binary) as a YAML model
+        (dict(Model=MODEL, InputWorkspace=raw_name), "InputWorkspace"),
+    ):
+        alg = AlgorithmManager.createUnmanaged("SimulateINSSpinWave")
+        alg.initialize()
+        if not hasattr(alg, "validateInputs"):
+            pytest.skip("this Mantid does not export IAlgorithm.validateInputs to Python")
+        for key, value in dict(values, OutputWorkspace="dialog_out").items():
+            alg.setPropertyValue(key, value)
+        issues = alg.validateInputs()
+        assert prop in issues and issues[prop].startswith(prop), issues
+
+
+def test_cancel_training_keeps_a_usable_checkpoint(bfo, tmp_path):
+    import threading
+    import time
+
+    _, sqw_name, _ = bfo
+    run("SimulateINSSpinWave", Model=MODEL, ModelParameters=MODEL_PARAMETERS, InputWorkspace=sqw_name,
+        OutputWorkspace="src_c")
+    ckpt = tmp_path / "ckpt"
+    props = dict(SourceWorkspaces=["src_c"], TargetWorkspaces=[sqw_name], Mode="unpaired", Steps=100000, BatchSize=2,
+                 Device="cpu", OutputModelFile=str(tmp_path / "c.safetensors"), CheckpointDirectory=str(ckpt),
+                 CheckpointEvery=1, OutputTable="losses_c")
+    alg = AlgorithmManager.create("TrainINSGAN")
+    for key, value in props.items():
+        alg.setProperty(key, value)
+    errors = []
+
+    def execute():
+        try:
+            alg.execute()
+        except RuntimeError as exc:  # cancelled
+            errors.append(exc)
+
+    thread = threading.Thread(target=execute)
+    thread.start()
+    deadline = time.time() + 300
+    while not list(ckpt.glob("checkpoint_step*.safetensors")) and time.time() < deadline:
+        time.sleep(0.2)
+    alg.cancel()
+    thread.join(timeout=300)
+    assert not thread.is_alive() and not alg.isExecuted()
+    assert not (tmp_path / "c.safetensors").exists()
+    last = max(int(p.stem.split("step")[1]) for p in ckpt.glob("checkpoint_step*.safetensors"))
+    assert last >= 1
+    resumed = run("TrainINSGAN", **dict(props, Steps=last + 2, Resume=True))
+    assert resumed.isExecuted() and (tmp_path / "c.safetensors").is_file()
+    steps = AnalysisDataService.retrieve("losses_c").column("step")
+    assert steps[-2:] == [last + 1, last + 2]  # continued after the last checkpoint

@@ -186,7 +186,7 @@ def test_metadata_from_plain_mantid_logs(standin):
         v_values=[0, 1, 2],
     )
     ws.mutableRun().addProperty("Ei", 59.4, "meV", True)
-    ws.mutableRun().addProperty("SampleTemp", np.array([4.0, 6.0]), "K", True)  # a time series: its mean
+    ws.mutableRun().addProperty("SampleTemp", [4.0, 6.0], "K", True)  # array log (value: ndarray): its mean
     md = mantid_bridge.workspace_to_map(ws).metadata
     assert md.ei_meV == pytest.approx(59.4) and md.temperature_K == pytest.approx(5.0)
 

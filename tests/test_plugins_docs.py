@@ -14,7 +14,7 @@ import pytest
 from mantid_standin.fixture import mantid_standin, property_table, standin  # noqa: F401
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-ALGORITHMS = ["SimulateINSSpinWave", "TrainINSGAN", "ApplyINSGAN"]
+ALGORITHMS = ["SimulateINSSpinWave", "TrainINSGAN", "ApplyINSGAN", "FitINSSpinWave"]
 DIRECTIVES = [".. algorithm::", ".. summary::", ".. relatedalgorithms::", ".. properties::", ".. categories::"]
 
 

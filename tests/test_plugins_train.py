@@ -9,8 +9,8 @@ from insgan_core import mantid_bridge
 from insgan_core.data.ins_map import MapStack
 
 PROPERTIES = [
-    "SourceWorkspaces", "TargetWorkspaces", "Mode", "Steps", "BatchSize", "LearningRate", "PatchSize", "LambdaL1",
-    "LambdaNCE", "Seed", "Generator", "Device", "OutputModelFile", "CheckpointDirectory", "CheckpointEvery", "Resume",
+    "SourceWorkspaces", "TargetWorkspaces", "Mode", "Temperatures", "Steps", "BatchSize", "LearningRate", "PatchSize",
+    "LambdaL1", "LambdaNCE", "Seed", "Generator", "Device", "OutputModelFile", "CheckpointDirectory", "CheckpointEvery", "Resume",
     "OutputTable",
 ]
 
@@ -30,7 +30,7 @@ def add_pairs(n=3, *, grid=(16, 16)):
 
 def run_train(sa, tmp_path, **kwargs):
     args = dict(
-        SourceWorkspaces="s0,s1,s2", TargetWorkspaces="t0,t1,t2", Steps=3, BatchSize=2, Device="cpu",
+        SourceWorkspaces="s0,s1,s2", TargetWorkspaces="t0,t1,t2", Mode="paired", Steps=3, BatchSize=2, Device="cpu",
         OutputModelFile=str(tmp_path / "model.safetensors"), CheckpointDirectory=str(tmp_path / "ckpt"),
         OutputTable="losses",
     )
@@ -48,7 +48,8 @@ def test_declaration(standin):
     assert alg.category() == "Inelastic\\Simulation;MachineLearning"
     assert {"ApplyINSGAN", "SimulateINSSpinWave", "SofQW"} <= set(alg.seeAlso())
     assert alg.version() == 1 and alg.summary()
-    assert props["Mode"].validator.allowedValues() == ["paired", "unpaired"]
+    assert props["Mode"].validator.allowedValues() == ["structured", "paired", "unpaired"]
+    assert props["Mode"].value == "structured"
     assert props["Generator"].validator.allowedValues() == ["unet", "resnet"]
     assert props["Device"].validator.allowedValues() == ["auto", "cpu", "cuda"]
 
@@ -84,7 +85,7 @@ def test_paired_training_equals_the_core(standin, tmp_path):
     assert standin.api.mtd.doesExist("losses")
     # the same run through the core directly gives bit-identical weights
     alg = standin.api.AlgorithmManager.create("TrainINSGAN")
-    for name, value in dict(Steps=3, BatchSize=2, Device="cpu", Seed=3).items():
+    for name, value in dict(Mode="paired", Steps=3, BatchSize=2, Device="cpu", Seed=3).items():
         alg.setProperty(name, value)
     result = train(sources, targets, alg._config(sources), output_path=tmp_path / "core.safetensors",
                    checkpoint_dir=tmp_path / "core_ckpt")

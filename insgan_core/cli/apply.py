@@ -21,7 +21,7 @@ EPILOG = """\
 example: insgan apply merlin_bfo.safetensors clean_sqw.nxs -o experiment_like.nxs
          insgan apply merlin_bfo.safetensors clean_maps/ -o translated/ --rebin
 
-MODEL is a .safetensors file written by 'insgan train'. INPUT is one map file (.nxs Mantid processed
+MODEL is a .safetensors file written by 'insgan train' (structured model or GAN). INPUT is one map file (.nxs Mantid processed
 NeXus or insgan .npz; a detector-space NXSPE is first converted to S(|Q|,E) on the model grid) or a
 folder of them; OUTPUT is then a file (.nxs or .npz) or a folder (created if needed; outputs keep the
 input names, with --format choosing the extension). Maps on a grid other than the model's are refused
@@ -56,6 +56,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="poisson: add counting noise with the model's learnt count scale (default none: the expected map)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the counting noise (default 0)")
+    p.add_argument("--temperature", type=float, metavar="K",
+                   help="sample temperature in K for a structured model's Bose factor (default: each map's metadata)")
     p.add_argument(
         "--format", choices=("nxs", "npz"), default=None, help="output format for a folder (default: as the input, else nxs)"
     )
@@ -77,12 +79,12 @@ def _output_path(inp: Path, out_dir: Path, fmt: str | None) -> Path:
 
 
 def run(args) -> int:
-    from ..gan.model_file import load_model
+    from ..translation import load_translator
 
     if args.batch_size < 1:
         raise InsganInputError(f"--batch-size must be >= 1, got {args.batch_size}")
     t0 = time.perf_counter()
-    model = load_model(args.model, device=args.device)
+    model = load_translator(args.model, device=args.device)
     inp, out = Path(args.input), Path(args.output)
     if inp.is_dir():
         files = list_map_files(inp)
@@ -101,9 +103,10 @@ def run(args) -> int:
     for i, (src, dst) in enumerate(tqdm(jobs, desc="insgan apply", unit="map", disable=args.quiet or len(jobs) < 2)):
         m = load_map_on_grid(src, q_edges=q_edges, e_edges=model.grid.e_axis.edges)
         try:
+            extra = {"temperature_K": args.temperature} if getattr(model, "name", "") == "structured" else {}
             result = model.apply(
                 m, rebin=args.rebin, batch_size=args.batch_size, keep_input_nan=args.keep_input_nan,
-                noise=args.noise, seed=args.seed + i,
+                noise=args.noise, seed=args.seed + i, **extra,
             )
         except InsganInputError as exc:
             raise InsganInputError(f"{src}: {exc}") from None

@@ -1,4 +1,6 @@
-"""``insgan evaluate``: metrics of GAN outputs against references, next to the identity baseline."""
+"""``insgan evaluate``: metrics of GAN outputs against references, next to the identity baseline; or, with
+``--baselines``, fit the baseline translators (and a translation model) on measured maps and judge them on
+other measured maps (:mod:`insgan_core.translation`)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,19 @@ metric is reported for the output and for the baseline, with the fraction of the
 When there are as many references as outputs they are paired (relative L1, SSIM, cut comparisons);
 otherwise only the set metrics (patch distance, noise statistics, peak preservation) are computed.
 Windows are "lo,hi" (|Q| in inverse angstrom, energy in meV).
+
+With --baselines the command fits translators instead of reading their outputs:
+         insgan evaluate --baselines clean,blur,analytic,structured \\
+             --train-measured bfo_5K.nxspe --train-temperature 5 \\
+             --test-measured bfo_300K.nxspe --test-temperature 300 \\
+             --spin-model bi2fe4o9 --q-binning 0,0.05,6 --e-binning=-15.5,0.5,52.5 \\
+             --chopper-frequency 350 --model structured.safetensors -o translators.json
+Each baseline (clean: clean simulation x least-squares scale + coverage mask; blur: Gaussian blur in E and
+|Q| + mask + scale; analytic: insgan's analytic pipeline x scale; structured: a*P_T + sum_k (|Q|/6)^2k h_k(E)
+by weighted least squares) is fitted on the --train-measured maps and applied unchanged to the
+--test-measured maps; --model adds a saved translation model. The clean simulations come from
+--spin-model (simulated once per temperature on the grid) or from --train-sim/--test-sim map files.
+Detector-space files (NXSPE) give their own coverage; temperatures come from the files or the options.
 """
 
 
@@ -53,9 +68,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--output", nargs="+", required=True, metavar="PATH", help="GAN output map files or folders")
-    p.add_argument("--reference", nargs="+", required=True, metavar="PATH", help="reference maps (targets or real data)")
-    p.add_argument("--baseline", nargs="+", required=True, metavar="PATH", help="the clean inputs of the outputs")
+    p.add_argument("--output", nargs="+", default=None, metavar="PATH", help="GAN output map files or folders")
+    p.add_argument("--reference", nargs="+", default=None, metavar="PATH", help="reference maps (targets or real data)")
+    p.add_argument("--baseline", nargs="+", default=None, metavar="PATH", help="the clean inputs of the outputs")
     p.add_argument("-o", "--metrics", default=None, metavar="JSON", help="write all metrics to this JSON file")
     p.add_argument("--q-window", action="append", default=None, metavar="LO,HI", help="|Q| window (Å⁻¹) of an energy cut; repeatable")
     p.add_argument("--e-window", action="append", default=None, metavar="LO,HI", help="energy window (meV) of a |Q| cut; repeatable")
@@ -63,6 +78,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--patch-size", type=int, default=16, help="patch side in bins for the patch distance (default 16)")
     p.add_argument("--n-patches", type=int, default=512, help="patches drawn per set (default 512)")
     p.add_argument("--seed", type=int, default=0, help="seed of the patch sampling and features (default 0)")
+    from ._evaluate_translators import add_translator_arguments
+
+    add_translator_arguments(p)
     p.set_defaults(func=run)
     return p
 
@@ -102,6 +120,15 @@ def _fmt(v) -> str:
 def run(args) -> int:
     from ..gan.metrics import evaluate
 
+    if getattr(args, "baselines", None) is not None:
+        from ._evaluate_translators import run_translators
+
+        return run_translators(args)
+    missing = [f"--{n}" for n in ("output", "reference", "baseline") if getattr(args, n) is None]
+    if missing:
+        raise InsganInputError(
+            f"{', '.join(missing)}: required to compare GAN outputs (or use --baselines to fit and judge baseline translators)"
+        )
     outputs = _gather(args.output, name="output")
     grid = (outputs.x_axis.edges, outputs.e_axis.edges) if outputs.x_axis.unit == "MomentumTransfer" else None
     references = _gather(args.reference, name="reference", grid=grid)

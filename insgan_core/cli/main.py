@@ -22,6 +22,7 @@ SUBCOMMANDS = [
     "convert",
     "plot",
     "simulate",
+    "fit",
     "make_dataset",
     "train",
     "apply",

@@ -2,9 +2,13 @@
 
 Mantid loads external Python algorithms from the folders listed in ``user.python.plugins.directories``
 (``;``-separated) of the user's ``Mantid.user.properties``; Workbench offers the same through File →
-Manage User Directories → Python Directories. This command prints the entry pointing at the installed
-``plugins`` folder (see :func:`insgan_core.mantid_bridge.mantid_plugins_dir`). With ``--write`` it
-backs the file up and rewrites it atomically with the folder added; it never installs anything else.
+Manage User Directories → **Extensions** tab (the "Python Directories" tab is ``pythonscripts.directories``,
+which does not load algorithms). This command prints the entry pointing at the installed ``plugins``
+folder (see :func:`insgan_core.mantid_bridge.mantid_plugins_dir`). With ``--write`` it backs the file up and
+rewrites it atomically with the folder added; it never installs anything else. Workbench rewrites
+Mantid.user.properties when it exits, so a ``--write`` made while Workbench runs may be lost: close Workbench
+first (or add the folder on the Extensions tab). ``--check`` reports what this Python lacks for insgan
+(see :mod:`insgan_core.cli._mantid_check`).
 """
 
 from __future__ import annotations
@@ -27,12 +31,17 @@ KEY = "user.python.plugins.directories"
 _EPILOG = """\
 examples:
   insgan mantid-setup                      # print what to add and where
+  insgan mantid-setup --check              # what Mantid's Python lacks for insgan, plugin folder registered?
   insgan mantid-setup --write              # add it to ~/.mantid/Mantid.user.properties (backup kept)
   insgan mantid-setup --properties-file /path/Mantid.user.properties --write
 
-Mantid's Python must be able to import insgan: install it into Mantid's conda environment first,
-  conda activate mantid-env && python -m pip install insgan     (or: pip install -e /path/to/insgan)
-then restart Mantid Workbench.
+Mantid's Python must be able to import insgan. Install it into Mantid's conda environment without
+changing any of Mantid's packages:
+  conda activate mantid-env
+  python -m pip install --no-deps insgan        (or: --no-deps -e /path/to/insgan)
+  insgan mantid-setup --check                   # lists what is still missing, with the command to add it
+Close Workbench before --write (Workbench rewrites Mantid.user.properties on exit), then start it again.
+In Workbench the same setting is File > Manage User Directories > Extensions tab.
 """
 
 
@@ -121,7 +130,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--write",
         action="store_true",
-        help="add the entry to the properties file (a backup <file>.insgan-backup is written first)",
+        help="add the entry to the properties file (a backup <file>.insgan-backup is written first); close "
+        "Workbench first, it rewrites the file on exit",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="report this Python's versions of insgan's requirements (missing / mismatched) and whether the "
+        "plugin folder is registered; changes nothing (exit status 1 when something is missing)",
     )
     parser.set_defaults(func=run)
     return parser
@@ -147,7 +163,15 @@ def run(args) -> int:
     if "\x00" in text:
         raise InsganFileError(f"--properties-file: {path} is a binary file (holds NUL bytes); expected a Mantid .properties text file")
     say = (lambda *a: None) if getattr(args, "quiet", False) else print
-    if any(_same_dir(d, folder) for d in read_plugin_dirs(text)):
+    registered = any(_same_dir(d, folder) for d in read_plugin_dirs(text))
+    if getattr(args, "check", False):
+        from ._mantid_check import check_environment, format_report, registered_in_mantid_config
+
+        report = check_environment(plugins_registered=registered)
+        report["plugins_in_mantid_config"] = registered_in_mantid_config(folder)
+        say(format_report(report, properties_file=path, plugin_dir=folder))
+        return 0 if report["ok"] and registered else 1
+    if registered:
         say(f"Mantid is already set up: {path} lists {folder} in {KEY}.")
         return 0
     new_text = with_plugin_dir(text, folder)
@@ -156,10 +180,13 @@ def run(args) -> int:
         say(f"insgan's Mantid algorithms are in:\n  {folder}\n")
         say(f"Add this line to {path} ({'replacing the existing ' + KEY + ' line' if read_plugin_dirs(text) else 'new entry'}):")
         say(f"  {entry}\n")
-        say("or run 'insgan mantid-setup --write' to do it (a backup is kept), or add the folder in Workbench:")
-        say("File > Manage User Directories > Python Directories. Then restart Mantid.\n")
-        say("Mantid's Python must be able to import insgan: in Mantid's conda environment run")
-        say("  python -m pip install insgan      (or: python -m pip install -e /path/to/insgan)")
+        say("or run 'insgan mantid-setup --write' to do it (a backup is kept; close Workbench first: it rewrites")
+        say("Mantid.user.properties when it exits), or add the folder in Workbench:")
+        say("File > Manage User Directories > Extensions tab. Then restart Mantid.\n")
+        say("Mantid's Python must be able to import insgan. In Mantid's conda environment, without changing")
+        say("any of Mantid's packages:")
+        say("  python -m pip install --no-deps insgan      (or: python -m pip install --no-deps -e /path/to/insgan)")
+        say("  insgan mantid-setup --check                 # lists what is missing and how to add it")
         return 0
     if path.exists():
         backup = path.with_name(path.name + ".insgan-backup")
@@ -170,4 +197,6 @@ def run(args) -> int:
     with atomic_path(path) as tmp:
         tmp.write_text(new_text, encoding="utf-8")
     say(f"added to {path}:\n  {entry}\nRestart Mantid to load SimulateINSSpinWave, TrainINSGAN and ApplyINSGAN.")
+    say("If Workbench was running while this was written, it may overwrite the file when it exits: close it and")
+    say("run this again, or add the folder on File > Manage User Directories > Extensions.")
     return 0

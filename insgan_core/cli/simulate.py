@@ -47,7 +47,11 @@ def add_simulation_arguments(parser: argparse.ArgumentParser) -> None:
     phys = parser.add_argument_group("physics")
     phys.add_argument("--temperature", type=float, default=0.0, metavar="K", help="temperature in K for the Bose factor (default 0)")
     phys.add_argument("--fwhm", type=float, default=None, metavar="MEV", help="constant Gaussian energy FWHM in meV")
-    phys.add_argument("--directions", type=int, default=1597, metavar="N", help="directions per |Q| shell (default 1597)")
+    phys.add_argument("--directions", type=int, default=None, metavar="N",
+                      help="directions per |Q| shell with the older random-rotation method (default: deterministic "
+                           "quadrature sized per shell for --accuracy)")
+    phys.add_argument("--accuracy", type=float, default=None, metavar="REL",
+                      help="target relative L1 quadrature error of the map, default method (default 0.03, calibrated with 2 meV broadening)")
     phys.add_argument("--seed", type=int, default=0, help="seed of the per-shell random rotations (default 0)")
     phys.add_argument("--no-form-factor", action="store_true", help="omit the magnetic form factor")
     phys.add_argument("--units", choices=("spin", "mbarn"), default="spin", help="S_perp per site per meV, or mbarn/sr/meV per site")
@@ -170,6 +174,7 @@ def run(args) -> int:
         temperature_K=args.temperature,
         fwhm_meV=args.fwhm,
         n_directions=args.directions,
+        accuracy=args.accuracy,
         seed=args.seed,
         form_factor=not args.no_form_factor,
         units=args.units,

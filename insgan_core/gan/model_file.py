@@ -37,7 +37,10 @@ from .._version import __version__
 from ..data.io._atomic import atomic_path
 from ..errors import InsganFileError, InsganInputError
 
-__all__ = ["FORMAT_VERSION", "METADATA_KEY", "REQUIRED_KEYS", "save_model", "read_metadata", "load_model"]
+__all__ = [
+    "FORMAT_VERSION", "METADATA_KEY", "REQUIRED_KEYS", "STRUCTURED_REQUIRED_KEYS", "save_model", "read_metadata",
+    "read_validated", "load_model",
+]
 
 #: version of the metadata layout written by this insgan; files with a larger number are refused
 FORMAT_VERSION = 1
@@ -45,6 +48,8 @@ FORMAT_VERSION = 1
 METADATA_KEY = "insgan"
 #: metadata keys a model file must have to be applied
 REQUIRED_KEYS = ("format_version", "network", "normaliser", "grid")
+#: metadata keys of a structured translation model (``"kind": "structured"``, :mod:`insgan_core.translation`)
+STRUCTURED_REQUIRED_KEYS = ("format_version", "kind", "grid", "structured")
 
 _MAX_HEADER_BYTES = 100_000_000  # the safetensors reference limit
 _DTYPE_BYTES = {
@@ -65,9 +70,20 @@ def _json_default(obj):
 
 
 def _check_metadata(metadata: dict, *, where: str, error=InsganInputError) -> None:
-    missing = [k for k in REQUIRED_KEYS if k not in metadata]
+    kind = metadata.get("kind", "gan")
+    if kind not in ("gan", "structured"):
+        raise error(f"{where}: unknown model kind {kind!r}; expected 'gan' or 'structured'")
+    required = STRUCTURED_REQUIRED_KEYS if kind == "structured" else REQUIRED_KEYS
+    missing = [k for k in required if k not in metadata]
     if missing:
-        raise error(f"{where}: model metadata lacks {', '.join(missing)} (required: {', '.join(REQUIRED_KEYS)})")
+        raise error(f"{where}: model metadata lacks {', '.join(missing)} (required: {', '.join(required)})")
+    if kind == "structured":
+        if not isinstance(metadata["structured"], dict):
+            raise error(f"{where}: metadata 'structured' must be a dict of model options")
+        grid = metadata["grid"]
+        if not isinstance(grid, dict) or not {"x_edges", "x_unit", "e_edges", "e_unit"} <= set(grid):
+            raise error(f"{where}: metadata 'grid' must have x_edges, x_unit, e_edges and e_unit, got {grid!r:.200}")
+        return
     if not isinstance(metadata["network"], dict) or "name" not in metadata["network"]:
         raise error(f"{where}: metadata 'network' must be a dict with a 'name' key, got {metadata['network']!r}")
     grid = metadata["grid"]
@@ -186,6 +202,11 @@ def _read_validated(path) -> tuple[bytes, dict, dict]:
     return data, header, md
 
 
+def read_validated(path) -> tuple[bytes, dict, dict]:
+    """(file bytes, safetensors header, insgan metadata) of a validated model file of any kind."""
+    return _read_validated(path)
+
+
 def read_metadata(path) -> dict:
     """The insgan metadata of a model file, after validating its structure (no tensors are loaded).
 
@@ -219,6 +240,11 @@ def load_model(path, *, device: str = "cpu"):
     from .networks import build_network
 
     data, _, md = _read_validated(path)
+    if md.get("kind") == "structured":
+        raise InsganFileError(
+            f"model file {path}: a structured translation model; load it with "
+            "insgan_core.translation.load_translator (or StructuredTranslator.load)"
+        )
     try:
         tensors = st_load(data)
     except SafetensorError as exc:

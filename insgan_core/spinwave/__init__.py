@@ -23,6 +23,8 @@ from .lattice import Lattice
 from .model import SIGN_CONVENTION, Anisotropy, Bond, Exchange, Site, SpinWaveModel
 from .model_file import list_models, load_model, model_from_dict, model_to_dict, parse_overrides
 from .powder import fibonacci_sphere, powder_map
+from .powder_plan import PowderPlan
+from .powder_torch import DifferentiablePowder
 from .single_crystal import parse_q_path, path_map, q_path, sqw_points
 
 __all__ = [
@@ -43,6 +45,8 @@ __all__ = [
     "SpinWaveCalculator",
     "ModeSet",
     "powder_map",
+    "PowderPlan",
+    "DifferentiablePowder",
     "path_map",
     "q_path",
     "parse_q_path",

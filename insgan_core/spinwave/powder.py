@@ -46,7 +46,7 @@ def powder_map(
     temperature_K: float = 0.0,
     fwhm_meV: float | None = None,
     width_function: Callable | None = None,
-    n_directions: int = 1597,
+    n_directions: int | None = None,
     seed: int = 0,
     form_factor: bool = True,
     backend: str = "numpy",
@@ -55,6 +55,10 @@ def powder_map(
     oversample: int = 4,
     workers: int | None = None,
     calculator: SpinWaveCalculator | None = None,
+    accuracy: float | None = None,
+    plan=None,
+    error_estimate: bool = True,
+    refine: bool = False,
 ) -> INSMap:
     """Powder-averaged S(|Q|, E) on exactly the given bin edges.
 
@@ -71,8 +75,12 @@ def powder_map(
         Constant Gaussian FWHM in meV.
     width_function : callable, optional
         E (meV array) -> FWHM (meV array), e.g. an instrument resolution.
-    n_directions : int
-        Directions per |Q| shell (Fibonacci sphere, randomly rotated per shell with ``seed``).
+    n_directions : int or None
+        None (default): a :class:`~insgan_core.spinwave.powder_plan.PowderPlan` — deterministic quadrature
+        with the directions per shell chosen from ``accuracy`` (more at larger |Q|), reduced by the
+        spectrum's symmetry and the ±Q pairing, single precision where accurate (see that module). An
+        integer: the previous method, that many directions per shell (Fibonacci sphere, randomly rotated per
+        shell with ``seed``), float64.
     form_factor : bool
         Multiply by the magnetic form factor of each site's ion.
     backend, device : str
@@ -82,7 +90,20 @@ def powder_map(
     workers : int or None
         Threads for the batched diagonalisation; None: automatic (see :class:`SpinWaveCalculator`).
     calculator : SpinWaveCalculator, optional
-        Reuse a calculator (its backend then wins).
+        Reuse a calculator (its backend then wins); implies the ``n_directions`` method (1597 if None).
+    accuracy : float, optional
+        Target relative L1 quadrature error of the map for the default method (default
+        :data:`~insgan_core.spinwave.powder_plan.DEFAULT_ACCURACY`); the estimate actually reached is in
+        the provenance (``quadrature_error``).
+    plan : PowderPlan, optional
+        Reuse a plan built for this model's geometry and exactly these bin edges (a new parameter set then
+        redoes only the Hamiltonian, the diagonalisations and the binning).
+    error_estimate : bool
+        Estimate the quadrature error of the default method (about 6 % extra time).
+    refine : bool
+        Default method only: while the estimated error exceeds ``accuracy``, recompute with
+        (estimate/accuracy)² × 1.2 times the directions (at most twice, ×16 each); off by default because
+        unbroadened histograms of dispersive modes converge slowly (see benchmarks/REPORT.md).
 
     Returns
     -------
@@ -100,6 +121,13 @@ def powder_map(
     q_axis = check_edges(q_edges, name="q_edges", unit="MomentumTransfer", minimum=0.0)
     e_axis = check_edges(e_edges, name="e_edges", unit="DeltaE")
     width = resolve_width(fwhm_meV, width_function)
+    if plan is not None or (n_directions is None and calculator is None):
+        return _planned_map(model, q_axis, e_axis, temperature_K=temperature_K, fwhm_meV=fwhm_meV,
+                            width_function=width_function, seed=seed, form_factor=form_factor, backend=backend,
+                            device=device, units=units, oversample=oversample, workers=workers, accuracy=accuracy,
+                            plan=plan, error_estimate=error_estimate, refine=refine)
+    if n_directions is None:
+        n_directions = 1597
     calc = calculator or SpinWaveCalculator(model, backend=backend, device=device, workers=workers)
     q_abs = q_axis.centres
     nq, nd = q_abs.size, int(n_directions)
@@ -125,4 +153,59 @@ def powder_map(
         "backend": calc.backend,
     }
     metadata = MapMetadata(temperature_K=float(temperature_K), sample=calc.model.name, provenance={"spinwave": provenance})
+    return INSMap(signal, np.zeros_like(signal), q_axis, e_axis, metadata, distribution=True)
+
+
+def _planned_map(model, q_axis, e_axis, *, temperature_K, fwhm_meV, width_function, seed, form_factor, backend,
+                 device, units, oversample, workers, accuracy, plan, error_estimate, refine) -> INSMap:
+    """powder_map with a :class:`PowderPlan` (the default method)."""
+    from .powder_plan import DEFAULT_ACCURACY, PowderPlan
+
+    if backend not in ("numpy", "torch"):
+        raise InsganInputError(f"powder_map: backend = {backend!r}; expected 'numpy' or 'torch'")
+    target = DEFAULT_ACCURACY if accuracy is None else float(accuracy)
+    fixed_plan = plan is not None
+
+    def new_plan(n_points=None):
+        return PowderPlan(model, q_edges=q_axis.edges, e_edges=e_axis.edges, accuracy=target, n_points=n_points,
+                          seed=seed, form_factor=form_factor, units=units,
+                          device=device if backend == "torch" else "cpu")
+
+    if plan is None:
+        plan = new_plan()
+    else:
+        same = (np.array_equal(plan.q_axis.edges, q_axis.edges) and np.array_equal(plan.e_axis.edges, e_axis.edges)
+                and plan.form_factor == bool(form_factor) and plan.units == units)
+        if not same:
+            raise InsganInputError("powder_map: the plan was built for other bin edges, form factor or units; "
+                                   "build a PowderPlan for this grid")
+    signal = plan.signal(model, temperature_K=temperature_K, fwhm_meV=fwhm_meV, width_function=width_function,
+                         oversample=oversample, workers=workers)
+    provenance = {
+        "generator": "insgan_core.spinwave.powder_map",
+        "model": model.name,
+        "parameters": model.parameters,
+        "convention": SIGN_CONVENTION,
+        "normalisation": "per magnetic site" + (", mbarn/sr/meV" if units == "mbarn" else ", S_perp per meV"),
+        "n_directions": None,
+        "powder_plan": plan.describe(),
+        "seed": int(seed),
+        "form_factor": bool(form_factor),
+        "fwhm_meV": None if fwhm_meV is None or callable(fwhm_meV) else float(fwhm_meV),
+        "width_function": None if width_function is None else getattr(width_function, "__name__", "callable"),
+        "backend": f"torch ({plan.dtype}, {plan.device})",
+    }
+    if error_estimate or refine:
+        kw = dict(temperature_K=temperature_K, fwhm_meV=fwhm_meV, width_function=width_function)
+        estimate = plan.error_estimate(model, signal=signal, **kw)
+        for _ in range(2 if refine and not fixed_plan else 0):
+            if estimate["estimated_relative_L1"] <= target:
+                break
+            factor = min(16.0, 1.2 * (estimate["estimated_relative_L1"] / target) ** 2)
+            plan = new_plan(np.ceil(plan.n_full * factor).astype(int))
+            signal = plan.signal(model, oversample=oversample, workers=workers, **kw)
+            estimate = plan.error_estimate(model, signal=signal, **kw)
+        provenance["quadrature_error"] = estimate
+        provenance["powder_plan"] = plan.describe()
+    metadata = MapMetadata(temperature_K=float(temperature_K), sample=model.name, provenance={"spinwave": provenance})
     return INSMap(signal, np.zeros_like(signal), q_axis, e_axis, metadata, distribution=True)

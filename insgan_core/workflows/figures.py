@@ -18,10 +18,12 @@ INELASTIC_FROM_MEV = 5.0
 #: panel titles of the maps the demo writes
 TITLES = {
     "clean_simulation": "Clean simulation",
+    "structured": "Structured model (default)",
     "gan_paired": "GAN (paired)",
     "artefact_simulation": "Physics artefact simulation",
     "measured": "Measured",
     "gan_unpaired": "GAN (unpaired, trained on measured)",
+    "structured_measured": "Structured model (trained on measured)",
 }
 
 

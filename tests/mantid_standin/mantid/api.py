@@ -8,6 +8,14 @@ workspace / file properties, a ``Workspace2D`` with X/Y/E, a unit-bearing X axis
 (spectra, numeric points or bin edges), ``Run`` logs, ``WorkspaceGroup``, a table workspace, and the
 ``AnalysisDataService`` (``mtd``). Names and signatures follow Mantid's Python API so the same plugin code
 runs unchanged in real Mantid.
+
+Where Mantid refuses something, the stand-in refuses it too (see docs/mantid-standin.md for each behaviour
+and the Mantid source file it follows): ``Run.addProperty`` value types and its required ``replace``
+argument, ``Progress(alg, start, end, nreports)`` arguments, read-only ``readX/readY/readE`` views, the
+parent's workspace type in ``CreateWorkspace(ParentWorkspace=...)`` (``RebinnedOutput`` stays
+``RebinnedOutput``), ``FileProperty`` path resolution, group processing (``checkGroups``), and
+cancellation (``alg.cancel()`` makes the next ``Progress.report`` raise ``RuntimeError("Algorithm
+terminated")``, as Mantid's ``CancelException`` reaches Python).
 """
 
 from __future__ import annotations
@@ -36,10 +44,12 @@ __all__ = [
     "Workspace",
     "MatrixWorkspace",
     "Workspace2D",
+    "RebinnedOutput",
     "WorkspaceGroup",
     "ITableWorkspace",
     "WorkspaceFactory",
     "Run",
+    "Sample",
 ]
 
 
@@ -141,22 +151,75 @@ class LogProperty:
     """One sample log: ``name``, ``value``, ``units``."""
 
     def __init__(self, name, value, units=""):
-        self.name, self.value, self.units = name, value, units
+        self.name, self._value, self.units = name, value, units
+
+    @property
+    def value(self):
+        # a list log is an ArrayProperty in Mantid: its value comes back as a numpy array
+        if isinstance(self._value, (list, tuple)):
+            return np.asarray(self._value, dtype=float if not isinstance(self._value[0], str) else str)
+        return self._value
 
     def valueAsStr(self):  # noqa: N802
         return str(self.value)
+
+
+_LOG_SCALAR_TYPES = (float, int, bool, str)
+
+
+def _check_log_value_type(value):
+    """PropertyWithValueFactory::lookup (Framework/PythonInterface/mantid/kernel/src/Registry/)."""
+    if type(value) in _LOG_SCALAR_TYPES:
+        return
+    if type(value) in (list, tuple):
+        if not value:
+            raise ValueError("Cannot create PropertyWithValue from an empty sequence")
+        first = value[0]
+        if type(first) is bool:
+            raise RuntimeError("Unable to support extracting arrays of booleans.")
+        if type(first) in (float, int, str) and all(type(v) is type(first) for v in value):
+            return
+        raise ValueError(
+            f"Cannot create PropertyWithValue from Python type {type(value).__name__} containing items of type "
+            f"{type(first).__name__}. No converter registered in PropertyWithValueFactory."
+        )
+    raise ValueError(
+        f"Cannot create PropertyWithValue from Python type {type(value).__name__}. "
+        "No converter registered in PropertyWithValueFactory."
+    )
 
 
 class Run:
     def __init__(self):
         self._logs: dict[str, LogProperty] = {}
 
-    def addProperty(self, name, value, units="", replace=False):  # noqa: N802
-        if isinstance(units, bool):  # overload addProperty(name, value, replace)
-            units, replace = "", units
+    def addProperty(self, name, value, *args):  # noqa: N802
+        """``addProperty(name, value, replace)`` or ``addProperty(name, value, units, replace)``.
+
+        As Mantid (Framework/PythonInterface/mantid/api/src/Exports/Run.cpp): ``replace`` has no default,
+        and the value goes through ``PropertyWithValueFactory``, which looks its *exact* Python type up
+        (float, int, bool, str, or a non-empty list/tuple of float, int or str): numpy scalars, None, dicts,
+        numpy arrays and subclasses are refused with ``ValueError``.
+        """
+        if len(args) == 1 and isinstance(args[0], bool):
+            units, replace = "", args[0]
+        elif len(args) == 2 and isinstance(args[0], str) and isinstance(args[1], bool):
+            units, replace = args
+        else:
+            raise TypeError(
+                "Python argument types in Run.addProperty did not match C++ signature: "
+                "addProperty(name, value, replace: bool) or addProperty(name, value, units: str, replace: bool)"
+            )
+        if not isinstance(name, str):
+            raise TypeError(f"Run.addProperty: name must be a str, got {type(name).__name__}")
+        _check_log_value_type(value)
         if name in self._logs and not replace:
             raise RuntimeError(f"Property '{name}' already exists in the run")
-        self._logs[name] = LogProperty(name, value, units)
+        self._logs[name] = LogProperty(name, copy.deepcopy(value), units)
+
+    def _add_log_copy(self, log):
+        """Copy of a LogProperty (CopyLogs copies the Property objects, whatever their type)."""
+        self._logs[log.name] = LogProperty(log.name, copy.deepcopy(log._value), log.units)
 
     def hasProperty(self, name):  # noqa: N802
         return name in self._logs
@@ -199,6 +262,30 @@ class _Instrument:
         return self._name
 
 
+class Sample:
+    """The sample of an ExperimentInfo: name, material formula and lattice (what CopySample copies)."""
+
+    def __init__(self):
+        self._name = ""
+        self._material = ""
+        self._lattice = None
+
+    def getName(self):  # noqa: N802
+        return self._name
+
+    def setName(self, name):  # noqa: N802
+        self._name = str(name)
+
+    def getMaterialFormula(self):  # noqa: N802 (stand-in accessor)
+        return self._material
+
+    def setMaterialFormula(self, formula):  # noqa: N802 (stand-in accessor)
+        self._material = str(formula)
+
+    def hasOrientedLattice(self):  # noqa: N802
+        return self._lattice is not None
+
+
 class MatrixWorkspace(Workspace):
     pass
 
@@ -218,10 +305,17 @@ class Workspace2D(MatrixWorkspace):
         self._run = Run()
         self._title = title
         self._instrument = _Instrument()
+        self._sample = Sample()
         self._y_unit_label = ""
 
     def id(self):
         return "Workspace2D"
+
+    def sample(self):
+        return self._sample
+
+    def mutableSample(self):  # noqa: N802
+        return self._sample
 
     def getNumberHistograms(self):  # noqa: N802
         return self._y.shape[0]
@@ -235,14 +329,25 @@ class Workspace2D(MatrixWorkspace):
     def replaceAxis(self, i, axis):  # noqa: N802
         self._axes[i] = axis
 
+    # readX/Y/E: read-only numpy views into the workspace (MatrixWorkspace.cpp export, WrapReadOnly):
+    # writing raises ValueError, and a later change of the workspace shows through: keep copies.
+    @staticmethod
+    def _read_only(row):
+        view = row.view()
+        view.flags.writeable = False
+        return view
+
     def readX(self, i):  # noqa: N802
-        return self._x[i].copy()
+        return self._read_only(self._x[i])
 
     def readY(self, i):  # noqa: N802
-        return self._y[i].copy()
+        return self._read_only(self._y[i])
 
     def readE(self, i):  # noqa: N802
-        return self._e[i].copy()
+        return self._read_only(self._e[i])
+
+    def dataX(self, i):  # noqa: N802
+        return self._x[i]
 
     def dataY(self, i):  # noqa: N802
         return self._y[i]
@@ -305,6 +410,37 @@ class Workspace2D(MatrixWorkspace):
         new = copy.deepcopy(self)
         new._name = ""
         return new
+
+
+class RebinnedOutput(Workspace2D):
+    """Workspace2D plus the fractional-area array F (SofQWNormalisedPolygon/SofQW3, Rebin2D output).
+
+    As Mantid's DataObjects/RebinnedOutput: Y and E are stored finalised (divided by F) once
+    ``isFinalized()``; a RebinnedOutput made from a parent by ``WorkspaceFactory::create`` starts with F = 0.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._f = np.zeros_like(self._y)
+        self._finalized = True
+
+    def id(self):
+        return "RebinnedOutput"
+
+    def readF(self, i):  # noqa: N802
+        return self._read_only(self._f[i])
+
+    def dataF(self, i):  # noqa: N802
+        return self._f[i]
+
+    def setF(self, i, values):  # noqa: N802
+        self._f[i] = values
+
+    def isFinalized(self):  # noqa: N802
+        return self._finalized
+
+    def setFinalized(self, flag):  # noqa: N802
+        self._finalized = bool(flag)
 
 
 class WorkspaceGroup(Workspace):
@@ -387,11 +523,49 @@ class ITableWorkspace(Workspace):
     def row(self, i):
         return {k: v[i] for k, v in self._columns.items()}
 
+    def cell(self, value, row_or_column):
+        """Mantid's ``cell``: ``cell(row, column_index)``, or ``cell(column_name, row)`` when the first
+        argument is not a number (ITableWorkspace.cpp, ``cell``)."""
+        if isinstance(value, str):
+            name, row = value, row_or_column
+        else:
+            row, col = int(value), int(row_or_column)
+            name = list(self._columns)[col]
+        if name not in self._columns:
+            raise ValueError(f"column {name!r} does not exist")
+        column = self._columns[name]
+        if not 0 <= int(row) < len(column):
+            raise IndexError(f"row {row} out of range (0-{len(column) - 1})")
+        return column[int(row)]
+
 
 class WorkspaceFactory:
     @staticmethod
     def createTable(tableType="TableWorkspace"):  # noqa: N802,N803
         return ITableWorkspace()
+
+    @staticmethod
+    def create(parent, NVectors=-1, XLength=-1, YLength=-1):  # noqa: N803
+        """From a parent (Framework/API/src/WorkspaceFactory.cpp): the parent's *type* (``parent.id()``),
+        its run, sample, instrument and title; new data zero (and a RebinnedOutput's F zero).
+        ``create("Workspace2D", n, x, y)`` makes a plain one."""
+        if isinstance(parent, str):
+            types = {"Workspace2D": Workspace2D, "RebinnedOutput": RebinnedOutput}
+            if parent not in types:
+                raise RuntimeError(f"WorkspaceFactory: unknown workspace type '{parent}'")
+            n, nx, ny = NVectors, XLength, YLength
+            return types[parent](np.zeros((n, nx)), np.zeros((n, ny)), np.zeros((n, ny)))
+        n = parent.getNumberHistograms() if NVectors == -1 else NVectors
+        nx = parent.extractX().shape[1] if XLength == -1 else XLength
+        ny = parent.blocksize() if YLength == -1 else YLength
+        ws = type(parent)(np.zeros((n, nx)), np.zeros((n, ny)), np.zeros((n, ny)))
+        ws._run = copy.deepcopy(parent.run())
+        ws._sample = copy.deepcopy(parent.sample())
+        ws._instrument = copy.deepcopy(parent.getInstrument())
+        ws.setTitle(parent.getTitle())
+        ws.setYUnitLabel(parent.YUnitLabel())
+        ws.setDistribution(parent.isDistribution())
+        return ws
 
 
 # --- analysis data service ----------------------------------------------------------------------
@@ -464,10 +638,11 @@ class WorkspaceProperty(Property):
     def setValue(self, value):  # noqa: N802
         if isinstance(value, Workspace):
             self._check_type(value)
-            self._value = value
+            self._value = self._typed(value)
             if self.direction != Direction.Output or not self._ws_name:
                 self._ws_name = value.name()
         elif isinstance(value, str):
+            value = value.strip()
             self._ws_name = value
             self._value = None
             if value and self.direction in (Direction.Input, Direction.InOut):
@@ -475,12 +650,24 @@ class WorkspaceProperty(Property):
                     raise ValueError(f'Invalid value for property {self.name}: Workspace "{value}" was not found in the Analysis Data Service')
                 ws = AnalysisDataService.retrieve(value)
                 self._check_type(ws)
-                self._value = ws
+                self._value = self._typed(ws)
         else:
             raise TypeError(f"Property '{self.name}' expects a workspace or a workspace name, got {value!r}")
         self.isDefault = False
 
+    def _typed(self, ws):
+        # A group given to a MatrixWorkspaceProperty is accepted when all its members are MatrixWorkspaces
+        # (WorkspaceProperty::isValidGroup) but the property's value is then None: the algorithm is run once
+        # per member by group processing (Algorithm::processGroups), never with the group itself.
+        if isinstance(ws, WorkspaceGroup) and not isinstance(ws, self.ws_type):
+            return None
+        return ws
+
     def _check_type(self, ws):
+        if isinstance(ws, WorkspaceGroup) and not issubclass(WorkspaceGroup, self.ws_type):
+            for member in ws:
+                self._check_type(member)
+            return
         if not isinstance(ws, self.ws_type):
             raise ValueError(f"Invalid value for property {self.name}: workspace '{ws.name()}' is not a {self.type_label}")
         msg = self.validator.isValid(ws) if self.validator is not None else ""
@@ -490,7 +677,7 @@ class WorkspaceProperty(Property):
     def isValid(self):  # noqa: N802
         if self.direction == Direction.Output:
             return "" if (self._ws_name or self.optional == PropertyMode.Optional) else "Enter a name for the Output workspace"
-        if self._value is None and self.optional != PropertyMode.Optional:
+        if self._value is None and not self._ws_name and self.optional != PropertyMode.Optional:
             return "Enter a name for the Input/InOut workspace"
         return ""
 
@@ -523,14 +710,48 @@ class FileAction:
 
 
 class FileProperty(Property):
+    """Path resolution as Framework/API/src/FileProperty.cpp: the value is stripped and ``~`` expanded; an
+    absolute path is kept (a Save property creates the missing parent folders); a relative Load path is
+    searched in ``datasearch.directories`` (kept as given when not found, then refused as not found); a
+    relative Save or Directory path is put under ``defaultsave.directory`` (or the current folder). So
+    ``.value`` is an absolute path whenever the file was found or is to be written."""
+
     def __init__(self, name, defaultValue="", action=FileAction.Load, extensions=(), direction=Direction.Input):  # noqa: N803
         super().__init__(name, defaultValue, None, direction, "", type_=str)
         self.action = action
         self.extensions = list(extensions)
 
+    def _resolve(self, value: str) -> str:
+        from .kernel import config
+
+        value = value.strip()
+        if not value:
+            return ""
+        if value.startswith("~") and (len(value) == 1 or value[1] in "/\\"):
+            value = os.path.expanduser("~") + value[1:]
+        load = self.action in (FileAction.Load, FileAction.OptionalLoad)
+        save = self.action in (FileAction.Save, FileAction.OptionalSave)
+        if os.path.isabs(value):
+            if save:
+                os.makedirs(os.path.dirname(value) or os.sep, exist_ok=True)
+            return value
+        if load:
+            for folder in config.getDataSearchDirs():
+                candidate = os.path.join(folder, value)
+                if os.path.isfile(candidate):
+                    return os.path.abspath(candidate)
+            return value  # not found: kept as given; the validator refuses it
+        base = config.getString("defaultsave.directory") or os.getcwd()
+        os.makedirs(base, exist_ok=True)
+        return os.path.abspath(os.path.join(base, value))
+
     def setValue(self, value):  # noqa: N802
-        value = os.fspath(value) if not isinstance(value, str) else value
-        super().setValue(value)
+        if not isinstance(value, str):
+            if isinstance(value, os.PathLike):
+                value = os.fspath(value)
+            else:
+                raise TypeError(f"Property '{self.name}' expects a str path, got {type(value).__name__}")
+        super().setValue(self._resolve(value))
         msg = self.isValid()
         if msg:
             raise ValueError(f'Invalid value for property {self.name} (file) from "{value}": {msg}')
@@ -544,6 +765,8 @@ class FileProperty(Property):
             return f'File "{v}" not found'
         if self.action == FileAction.Directory and not os.path.isdir(v):
             return f'Directory "{v}" not found'
+        if self.action == FileAction.OptionalDirectory and os.path.exists(v) and not os.path.isdir(v):
+            return f'"{v}" is not a directory'
         if self.action in (FileAction.Save, FileAction.OptionalSave):
             parent = os.path.dirname(os.path.abspath(v))
             if not os.path.isdir(parent):
@@ -553,15 +776,43 @@ class FileProperty(Property):
 
 # --- progress ------------------------------------------------------------------------------------
 class Progress:
-    def __init__(self, alg, start=0.0, end=1.0, nreports=1):
+    """``Progress(alg, start, end, nreports)`` (Framework/PythonInterface/mantid/api/src/Exports/Progress.cpp):
+    all four arguments required, ``alg`` an algorithm, ``start``/``end`` numbers, ``nreports`` a
+    non-negative int. ``report()``, ``report(msg)``, ``report(i, msg)`` (ProgressBase.cpp export). Every
+    report is an interruption point (Framework/API/src/Progress.cpp -> Algorithm::interruption_point): after
+    ``alg.cancel()`` it raises ``RuntimeError("Algorithm terminated")`` (Mantid's CancelException as Python
+    sees it)."""
+
+    def __init__(self, alg, start, end, nreports):
+        if not isinstance(alg, PythonAlgorithm):
+            raise TypeError(f"Progress: alg must be an Algorithm, got {type(alg).__name__}")
+        for label, v in (("start", start), ("end", end)):
+            if type(v) not in (int, float) or isinstance(v, bool):
+                raise TypeError(f"Progress: {label} must be a float, got {type(v).__name__}")
+        if type(nreports) is not int:
+            raise TypeError(f"Progress: nreports must be an int (size_t), got {type(nreports).__name__}")
+        if nreports < 0:
+            raise OverflowError("Progress: nreports must be >= 0 (size_t)")
         self._alg, self._start, self._end = alg, float(start), float(end)
-        self._n = max(int(nreports), 1)
+        self._n = max(nreports, 1)
         self._i = 0
 
-    def report(self, message="", *args):
+    def report(self, *args):
+        if len(args) == 0:
+            message = ""
+        elif len(args) == 1 and isinstance(args[0], str):
+            message = args[0]
+        elif len(args) == 2 and type(args[0]) is int and isinstance(args[1], str):
+            self._i = args[0] - 1
+            message = args[1]
+        else:
+            raise TypeError("Progress.report: expected report(), report(msg: str) or report(i: int, msg: str)")
         self._i += 1
         fraction = self._start + (self._end - self._start) * min(self._i, self._n) / self._n
-        self._alg._progress_reports.append((fraction, str(message)))
+        self._alg._progress_reports.append((fraction, message))
+        if self._alg._progress_observer is not None:  # e.g. a test playing Workbench's Cancel button
+            self._alg._progress_observer(self._alg, fraction, message)
+        self._alg._interruption_point()
 
 
 # --- algorithms ----------------------------------------------------------------------------------
@@ -610,6 +861,8 @@ class PythonAlgorithm:
         self._initialized = False
         self._executed = False
         self._always_store = True
+        self._cancel = False
+        self._progress_observer = None
 
     # metadata defaults
     def name(self):
@@ -707,12 +960,26 @@ class PythonAlgorithm:
     def isExecuted(self):  # noqa: N802
         return self._executed
 
+    # cancellation (Framework/API/src/Algorithm.cpp: cancel() sets a flag that interruption_point() checks)
+    def cancel(self):
+        self._cancel = True
+
+    def getCancel(self):  # noqa: N802
+        return self._cancel
+
+    def _interruption_point(self):
+        if self._cancel:
+            raise RuntimeError("Algorithm terminated")
+
     def createChildAlgorithm(self, name, startProgress=0.0, endProgress=1.0, enableLogging=True, version=-1):  # noqa: N802,N803
         alg = AlgorithmManager.create(name)
         alg.setChild(True)
         return alg
 
     def execute(self):
+        """Algorithm::executeInternal (Framework/API/src/Algorithm.cpp): property validity, then group
+        processing when ``checkGroups()`` and an input names a WorkspaceGroup (validateInputs is then called
+        per member, never with the group), else validateInputs, then PyExec."""
         self.initialize()
         errors = {}
         for prop in self._props.values():
@@ -721,14 +988,56 @@ class PythonAlgorithm:
                 errors[prop.name] = msg
         if errors:
             raise RuntimeError(self._format_errors(errors))
-        issues = self.validateInputs() or {}
+        groups = self._group_inputs() if self.checkGroups() else {}
+        if groups:
+            self._process_groups(groups)
+            self._executed = True
+            return True
+        issues = validate_inputs_as_mantid(self)
         if issues:
             raise RuntimeError(self._format_errors(dict(issues)))
+        self._cancel = False
         self.PyExec()
         if not self._child:
             self._store_outputs()
         self._executed = True
         return True
+
+    def _group_inputs(self):
+        found = {}
+        for prop in self._props.values():
+            if isinstance(prop, WorkspaceProperty) and prop.direction in (Direction.Input, Direction.InOut):
+                name = prop.valueAsStr()
+                if name and AnalysisDataService.doesExist(name):
+                    ws = AnalysisDataService.retrieve(name)
+                    if isinstance(ws, WorkspaceGroup):
+                        found[prop.name] = ws
+        return found
+
+    def _process_groups(self, groups):
+        """Algorithm::processGroups: one run per member; outputs named <out>_<i+1> and grouped as <out>."""
+        sizes = {len(g) for g in groups.values()}
+        if len(sizes) != 1:
+            raise RuntimeError(f"{self.name()}: input WorkspaceGroups must have the same number of members")
+        outputs = [p for p in self._props.values() if isinstance(p, WorkspaceProperty) and p.direction == Direction.Output]
+        results = {p.name: [] for p in outputs}
+        for i in range(sizes.pop()):
+            child = AlgorithmManager.create(self.name())
+            for prop in self._props.values():
+                if prop.name in groups:
+                    member = groups[prop.name][i]
+                    child.setProperty(prop.name, member.name() or member)
+                elif prop in outputs:
+                    child.setProperty(prop.name, f"{prop.valueAsStr()}_{i + 1}")
+                elif not prop.isDefault:
+                    child.setProperty(prop.name, prop.value if not isinstance(prop, WorkspaceProperty) else prop.valueAsStr())
+            child.execute()
+            for p in outputs:
+                results[p.name].append(child.getProperty(p.name).value)
+        for p in outputs:
+            group = WorkspaceGroup(results[p.name])
+            p._value = group
+            AnalysisDataService.addOrReplace(p.valueAsStr(), group)
 
     def _store_outputs(self):
         for prop in self._props.values():
@@ -737,6 +1046,25 @@ class PythonAlgorithm:
                 if prop.value is not None and name:
                     AnalysisDataService.addOrReplace(name, prop.value)
 
-    def _format_errors(self, errors):
+    def _format_errors(self, errors):  # noqa: D401
         lines = "\n".join(f"  {k}: {v}" for k, v in errors.items())
         return f"Some invalid Properties found: \n{lines}\n({self.name()}-v{self.version()})"
+
+
+def validate_inputs_as_mantid(alg) -> dict:
+    """``alg.validateInputs()`` seen through AlgorithmAdapter::validateInputs
+    (Framework/PythonInterface/mantid/api/src/PythonAlgorithm/AlgorithmAdapter.cpp): a Python exception
+    propagates (Workbench shows it as an error box, not as a red star); keys and values must be str (real
+    Mantid drops other pairs with a logged error: the stand-in refuses them so tests see it)."""
+    issues = alg.validateInputs()
+    if issues is None:
+        return {}
+    if not isinstance(issues, dict):
+        raise TypeError(f"{alg.name()}.validateInputs must return a dict, got {type(issues).__name__}")
+    for key, value in issues.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(
+                f"{alg.name()}.validateInputs: keys and values must be str (got {key!r}: {value!r}); "
+                "Mantid drops such entries"
+            )
+    return {k: v for k, v in issues.items() if v}

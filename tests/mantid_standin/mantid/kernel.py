@@ -23,6 +23,8 @@ __all__ = [
     "Property",
     "StringArrayProperty",
     "FloatArrayProperty",
+    "ConfigService",
+    "config",
 ]
 
 
@@ -195,7 +197,12 @@ class _ArrayProperty(Property):
 
     @property
     def value(self):
-        return np.asarray(self._value, dtype=float) if self.element is float else list(self._value)
+        # Mantid returns array properties through its vector -> numpy converters (PropertyWithValue export):
+        # a numpy array, also for strings. Code may iterate, index and len() it, but not test its truth value
+        # or compare it with a list; the stand-in returns the array so such code fails here too.
+        if self.element is float:
+            return np.asarray(self._value, dtype=float)
+        return np.asarray(self._value, dtype=str) if self._value else np.empty(0, dtype=str)
 
     def valueAsStr(self):  # noqa: N802
         return ",".join(str(v) for v in self._value)
@@ -207,3 +214,43 @@ class StringArrayProperty(_ArrayProperty):
 
 class FloatArrayProperty(_ArrayProperty):
     element = float
+
+
+# --- ConfigService (Framework/Kernel/src/ConfigService.cpp; Python: mantid.kernel.config) -----------
+class _ConfigService:
+    """Key -> string settings, as Mantid's ConfigService; unknown keys read as ""."""
+
+    def __init__(self):
+        self._values = {
+            "MultiThreaded.MaxCores": "0",
+            "datasearch.directories": "",
+            "defaultsave.directory": "",
+            "user.python.plugins.directories": "",
+        }
+
+    def getString(self, key, pathAbsolute=True):  # noqa: N802,N803
+        return str(self._values.get(key, ""))
+
+    def setString(self, key, value):  # noqa: N802
+        if not isinstance(value, str):
+            raise TypeError(f"ConfigService.setString: value must be a str, got {type(value).__name__}")
+        self._values[key] = value
+
+    def hasProperty(self, key):  # noqa: N802
+        return key in self._values
+
+    def getDataSearchDirs(self):  # noqa: N802
+        return [d for d in self.getString("datasearch.directories").split(";") if d.strip()]
+
+    def __getitem__(self, key):
+        return self.getString(key)
+
+    def __setitem__(self, key, value):
+        self.setString(key, value)
+
+    def __contains__(self, key):
+        return self.hasProperty(key)
+
+
+ConfigService = _ConfigService()
+config = ConfigService

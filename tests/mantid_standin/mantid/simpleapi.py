@@ -8,7 +8,11 @@ are looked up in ``mantid.api.AlgorithmFactory`` at call time, so plugin modules
 
 Built-in algorithms, reduced to what insgan's code and tests use: ``CreateWorkspace`` (incl.
 ``ParentWorkspace``, bin-edge/point numeric vertical axes, ``Label`` units), ``CloneWorkspace``,
-``CopyLogs``, ``GroupWorkspaces``, ``DeleteWorkspace``, ``CreateEmptyTableWorkspace``.
+``CopyLogs``, ``CopySample``, ``GroupWorkspaces``, ``DeleteWorkspace``, ``CreateEmptyTableWorkspace``.
+
+``CreateWorkspace(ParentWorkspace=p)`` follows Framework/Algorithms/src/CreateWorkspace.cpp: the output
+comes from ``WorkspaceFactory::create(p, ...)`` and so has the *parent's type* -- a ``RebinnedOutput`` parent
+(SofQW3 / SofQWNormalisedPolygon output) gives a ``RebinnedOutput`` whose fractional areas are zero.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from .api import (
     BinEdgeAxis,
     NumericAxis,
     PropertyMode,
+    RefAxis,
+    SpectraAxis,
     PythonAlgorithm,
     WorkspaceFactory,
     WorkspaceGroup,
@@ -89,7 +95,7 @@ class _CreateWorkspace(PythonAlgorithm):
         self.declareProperty(MatrixWorkspaceProperty("ParentWorkspace", "", Direction.Input, PropertyMode.Optional))
 
     def validateInputs(self):  # noqa: N802
-        if self.getProperty("VerticalAxisUnit").value == "SpectraNumber" and self.getProperty("VerticalAxisValues").value:
+        if self.getProperty("VerticalAxisUnit").value == "SpectraNumber" and len(self.getProperty("VerticalAxisValues").value):
             return {"VerticalAxisValues": "Axis values cannot be provided when using a spectra axis"}
         return {}
 
@@ -121,15 +127,17 @@ class _CreateWorkspace(PythonAlgorithm):
                 axis = BinEdgeAxis(values, v_unit)
             else:
                 raise ValueError("Invalid vertical axis length. It must be the same length as NSpec or 1 longer.")
-        ws = Workspace2D(xs, y.reshape(nspec, ny), es, unit_x=self.getProperty("UnitX").value or "Empty", vertical_axis=axis)
         parent = self.getProperty("ParentWorkspace").value
         if parent is not None:
-            ws._run = copy.deepcopy(parent.run())
-            ws._instrument = copy.deepcopy(parent.getInstrument())
-            ws.setTitle(parent.getTitle())
+            ws = WorkspaceFactory.create(parent, nspec, xs.shape[1], ny)  # the parent's type, run, sample, ...
+        else:
+            ws = WorkspaceFactory.create("Workspace2D", nspec, xs.shape[1], ny)
+        ws._x[:], ws._y[:], ws._e[:] = xs, y.reshape(nspec, ny), es
+        ws._axes = [RefAxis(self.getProperty("UnitX").value or "Empty"), axis if axis is not None else SpectraAxis(nspec)]
         if self.getProperty("WorkspaceTitle").value or parent is None:
             ws.setTitle(self.getProperty("WorkspaceTitle").value)
-        ws.setYUnitLabel(self.getProperty("YUnitLabel").value)
+        if self.getProperty("YUnitLabel").value or parent is None:
+            ws.setYUnitLabel(self.getProperty("YUnitLabel").value)
         ws.setDistribution(self.getProperty("Distribution").value)
         self.setProperty("OutputWorkspace", ws)
 
@@ -170,7 +178,35 @@ class _CopyLogs(PythonAlgorithm):
         for p in src.getProperties():
             if strategy == "MergeKeepExisting" and run.hasProperty(p.name):
                 continue
-            run.addProperty(p.name, copy.deepcopy(p.value), p.units, True)
+            run._add_log_copy(p)
+        self.setProperty("OutputWorkspace", out)
+
+
+class _CopySample(PythonAlgorithm):
+    """CopySample (Framework/Algorithms/src/CopySample.cpp): name, material, environment, shape, lattice."""
+
+    def name(self):
+        return "CopySample"
+
+    def PyInit(self):  # noqa: N802
+        self.declareProperty(WorkspaceProperty("InputWorkspace", "", Direction.Input))
+        self.declareProperty(WorkspaceProperty("OutputWorkspace", "", Direction.InOut))
+        for flag in ("CopyName", "CopyMaterial", "CopyEnvironment", "CopyShape", "CopyLattice"):
+            self.declareProperty(flag, True)
+        self.declareProperty("CopyOrientationOnly", False)
+        self.declareProperty("MDInputSampleNumber", 0)
+        self.declareProperty("MDOutputSampleNumber", -1)
+
+    def PyExec(self):  # noqa: N802
+        src = self.getProperty("InputWorkspace").value.sample()
+        out = self.getProperty("OutputWorkspace").value
+        dst = out.mutableSample()
+        if self.getProperty("CopyName").value:
+            dst._name = src._name
+        if self.getProperty("CopyMaterial").value:
+            dst._material = src._material
+        if self.getProperty("CopyLattice").value:
+            dst._lattice = copy.deepcopy(src._lattice)
         self.setProperty("OutputWorkspace", out)
 
 
@@ -209,7 +245,7 @@ class _CreateEmptyTableWorkspace(PythonAlgorithm):
         self.setProperty("OutputWorkspace", WorkspaceFactory.createTable())
 
 
-_BUILTINS = (_CreateWorkspace, _CloneWorkspace, _CopyLogs, _GroupWorkspaces, _DeleteWorkspace, _CreateEmptyTableWorkspace)
+_BUILTINS = (_CreateWorkspace, _CloneWorkspace, _CopyLogs, _CopySample, _GroupWorkspaces, _DeleteWorkspace, _CreateEmptyTableWorkspace)
 for _cls in _BUILTINS:
     AlgorithmFactory.subscribe(_cls)
 

@@ -1,0 +1,339 @@
+"""Least-squares fit of spin-wave Hamiltonian and nuisance parameters to one or more measured maps.
+
+Objective (``statistic``):
+
+* ``"chi2"``: χ² = Σ_datasets Σ_fitted bins ((model − data) / error)² (error-weighted least squares);
+* ``"poisson"``: the Poisson deviance 2 Σ [μ − n + n ln(n/μ)] with effective counts n = c·data and
+  μ = c·model per bin, c = data/error² the bin's counts per unit intensity (for zero-count bins, whose
+  error a reduction reports as √1/c, c = 1/error). Unbiased at low counts, where χ² with √n errors pulls
+  the model down; it needs data ≥ 0 (counting data, no subtraction).
+
+Stages
+1. global: Latin-hypercube starts inside the bounds of the varied Hamiltonian parameters (plus the given
+   start); at each, the linear nuisances (scale, backgrounds, elastic amplitude) are solved exactly, so a
+   start costs one diagonalisation per dataset;
+2. local: :func:`scipy.optimize.least_squares` (trust-region reflective, bounds) from the best
+   ``n_local`` starts over all varied parameters; forward-difference Jacobian with a relative step
+   ``diff_step`` (the quadrature map is smooth and deterministic; nuisance-only steps reuse the cached modes);
+3. uncertainties: covariance C = (JᵀJ)⁻¹ · χ²/ν (J the Jacobian of the weighted residuals at the best
+   fit, ν = N − P), correlations, and optionally a profile check: for each Hamiltonian parameter, χ² is
+   re-minimised over the others with it fixed at best ± σ; Δχ²/(χ²/ν) ≈ 1 confirms σ.
+
+Several datasets share the Hamiltonian parameters; each has its own nuisances, named ``scale[i]`` etc.
+when there is more than one dataset.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from ..errors import InsganInputError, SpinWaveInstabilityError
+from .forward import LINEAR_NUISANCES, NUISANCES, ForwardModel
+
+#: failures of the forward model at a parameter set (e.g. an unstable ordered structure): that point is
+#: given a huge cost so the optimiser steps back, instead of stopping the fit
+_MODEL_FAILURES = (InsganInputError, SpinWaveInstabilityError, np.linalg.LinAlgError, ArithmeticError)
+
+__all__ = ["FitProblem", "fit"]
+
+log = logging.getLogger("insgan")
+
+
+class FitProblem:
+    """Parameters, bounds and the residual function of a fit.
+
+    Parameters
+    ----------
+    model : SpinWaveModel
+        The model (with any fixed overrides already applied); its values are the start.
+    datasets : list of FitDataset
+    vary : sequence of str
+        Hamiltonian parameters to fit (names of ``model.parameters``).
+    bounds : dict name -> (low, high), optional
+        Bounds of varied parameters (Hamiltonian or nuisance names).
+    fit_resolution : bool
+        Also fit ``res_scale`` (energy-resolution width factor) per dataset.
+    fit_elastic : bool or None
+        Fit the elastic line (amplitude and width); None: only where unmasked bins lie within
+        one resolution FWHM of E = 0.
+    start : dict, optional
+        Starting values overriding the model's / the default nuisances.
+    statistic : {"chi2", "poisson", "auto"}
+        Objective (module docstring); ``"auto"``: Poisson when every fitted bin has data ≥ 0.
+    accuracy, q_resolution, n_points
+        Passed to :class:`ForwardModel`.
+    """
+
+    def __init__(self, model, datasets, vary, *, bounds=None, fit_resolution: bool = False, fit_elastic=None,
+                 start=None, accuracy: float = 0.05, q_resolution: bool = True, n_points=None, forwards=None,
+                 statistic: str = "chi2"):
+        datasets = list(datasets)
+        if statistic not in ("chi2", "poisson", "auto"):
+            raise InsganInputError(f"fit: statistic must be 'chi2', 'poisson' or 'auto', got {statistic!r}")
+        if not datasets:
+            raise InsganInputError("fit: give at least one measured dataset")
+        self.model = model
+        self.datasets = datasets
+        vary = [v.strip() for v in vary if v.strip()]  # empty: fit the nuisances only (a fixed hypothesis)
+        params = model.parameters
+        unknown = [v for v in vary if v not in params]
+        if unknown:
+            raise InsganInputError(f"fit: unknown parameter(s) {', '.join(unknown)} for model '{model.name}'; "
+                                   f"its parameters are: {', '.join(sorted(params))}")
+        if len(set(vary)) != len(vary):
+            raise InsganInputError(f"fit: --vary repeats a parameter: {vary}")
+        self.vary = vary
+        self.forwards = forwards or [ForwardModel(model, d, accuracy=accuracy, q_resolution=q_resolution,
+                                                  n_points=n_points) for d in datasets]
+        multi = len(datasets) > 1
+        self.nuisance_names = []  # (full name, dataset index, nuisance key)
+        self.nuisance_start = []
+        for i, (fw, d) in enumerate(zip(self.forwards, datasets)):
+            nu = fw.default_nuisance()
+            keys = list(LINEAR_NUISANCES[:3])
+            el = fit_elastic
+            if el is None:
+                el = bool(np.any(d.mask & (np.abs(fw.e) < fw.resolution_fwhm(0.0))[None, :]))
+            if el:
+                keys += ["elastic_amp", "elastic_fwhm"]
+            if fit_resolution:
+                keys.append("res_scale")
+            self.nuisance_start.append(nu)
+            for k in keys:
+                self.nuisance_names.append((f"{k}[{i}]" if multi else k, i, k))
+        self.names = list(vary) + [n for n, _, _ in self.nuisance_names]
+        start = dict(start or {})
+        unknown = sorted(set(start) - set(self.names) - set(params))
+        if unknown:
+            raise InsganInputError(f"fit: unknown start value(s) {unknown}; parameters: {', '.join(self.names)}")
+        x0 = []
+        for n in vary:
+            x0.append(float(start.get(n, params[n])))
+        for full, i, k in self.nuisance_names:
+            if full in start:
+                self.nuisance_start[i][k] = float(start[full])
+            x0.append(self.nuisance_start[i][k])
+        self.x0 = np.array(x0, float)
+        self.fixed = {k: v for k, v in params.items() if k not in vary}
+        self.lower, self.upper = self._bounds(bounds or {})
+        self.global_lower, self.global_upper = self._global_bounds()
+        self.n_data = int(sum(d.n_fitted for d in datasets))
+        if self.n_data <= len(self.names):
+            raise InsganInputError(f"fit: {self.n_data} fitted bins for {len(self.names)} parameters; unmask more data")
+        self.n_evaluations = 0
+        nonneg = all(np.all(d.measured.signal[d.mask] >= 0) for d in datasets)
+        if statistic == "auto":
+            statistic = "poisson" if nonneg else "chi2"
+        if statistic == "poisson" and not nonneg:
+            raise InsganInputError("fit: --statistic poisson needs data >= 0 in every fitted bin (counting data); "
+                                   "use chi2 for background-subtracted maps")
+        self.statistic = statistic
+        self._counts_per_unit = []
+        for d in datasets:
+            s, e = d.measured.signal[d.mask], d.measured.error[d.mask]
+            self._counts_per_unit.append(np.where(s > 0, s / e ** 2, 1.0 / e))
+
+    # --- parameters -----------------------------------------------------------------------------
+    def _bounds(self, bounds):
+        lo = np.full(len(self.names), -np.inf)
+        hi = np.full(len(self.names), np.inf)
+        for j, (full, i, k) in enumerate(self.nuisance_names, start=len(self.vary)):
+            if k in ("scale", "elastic_amp"):
+                lo[j] = 0.0
+            elif k == "elastic_fwhm":
+                r = self.forwards[i].resolution_fwhm(0.0)
+                lo[j], hi[j] = 0.2 * r, 10.0 * r
+            elif k == "res_scale":
+                lo[j], hi[j] = 0.3, 3.0
+        for name, b in bounds.items():
+            if name not in self.names:
+                raise InsganInputError(f"fit: --bounds names '{name}', which is not varied; varied parameters: "
+                                       f"{', '.join(self.names)}")
+            a, c = float(b[0]), float(b[1])
+            if not a < c:
+                raise InsganInputError(f"fit: --bounds {name}={a:g}:{c:g}: the low bound must be below the high one")
+            j = self.names.index(name)
+            lo[j], hi[j] = a, c
+        bad = [f"{n}={x:g} outside [{a:g}, {b:g}]" for n, x, a, b in zip(self.names, self.x0, lo, hi) if not a <= x <= b]
+        if bad:
+            raise InsganInputError(f"fit: the start lies outside the bounds: {'; '.join(bad)}; change --bounds or --set")
+        return lo, hi
+
+    def _global_bounds(self):
+        p = len(self.vary)
+        lo, hi = self.lower[:p].copy(), self.upper[:p].copy()
+        x = self.x0[:p]
+        half = np.maximum(0.5 * np.abs(x), 1.0)
+        lo = np.where(np.isfinite(lo), lo, x - half)
+        hi = np.where(np.isfinite(hi), hi, x + half)
+        return lo, hi
+
+    def split(self, x):
+        """θ -> (Hamiltonian values dict, list of per-dataset nuisance dicts)."""
+        values = dict(zip(self.vary, (float(v) for v in x[: len(self.vary)])))
+        nus = [dict(n) for n in self.nuisance_start]
+        for (full, i, k), v in zip(self.nuisance_names, x[len(self.vary):]):
+            nus[i][k] = float(v)
+        return values, nus
+
+    def join(self, values, nus):
+        return np.array([values[n] for n in self.vary] + [nus[i][k] for _, i, k in self.nuisance_names], float)
+
+    # --- objective --------------------------------------------------------------------------------
+    def model_maps(self, x):
+        values, nus = self.split(x)
+        return [fw(values, nu) for fw, nu in zip(self.forwards, nus)]
+
+    def residuals(self, x):
+        """Weighted residuals (model − data)/error over all fitted bins (length N)."""
+        self.n_evaluations += 1
+        out = []
+        try:
+            maps = self.model_maps(x)
+        except _MODEL_FAILURES as exc:
+            log.info("model evaluation failed at %s: %s", dict(zip(self.names, x)), exc)
+            return np.full(self.n_data, 1e6)
+        for m, d, c in zip(maps, self.datasets, self._counts_per_unit):
+            k = d.mask
+            if self.statistic == "chi2":
+                out.append((m[k] - d.measured.signal[k]) / d.measured.error[k])
+            else:
+                n = c * d.measured.signal[k]
+                mu = np.maximum(c * m[k], 1e-12)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    t = np.where(n > 0, n * np.log(n / mu), 0.0)
+                dev = np.clip(2.0 * (mu - n + t), 0.0, None)
+                out.append(np.sign(mu - n) * np.sqrt(dev))
+        return np.concatenate(out)
+
+    def chi2(self, x) -> float:
+        r = self.residuals(x)
+        return float(r @ r)
+
+    def profile_linear(self, values, nus):
+        """Solve each dataset's varied linear nuisances exactly at fixed Hamiltonian ``values``; (nus, χ²)."""
+        total, new = 0.0, []
+        for i, (fw, nu) in enumerate(zip(self.forwards, nus)):
+            names = tuple(k for f, j, k in self.nuisance_names if j == i and k in LINEAR_NUISANCES)
+            nu2, c = fw.solve_linear(values, nu, names)
+            for k in ("scale", "elastic_amp"):  # keep inside the bounds
+                nu2[k] = max(nu2.get(k, 0.0), 0.0)
+            new.append(nu2)
+            total += c
+        return new, total
+
+
+def _latin_hypercube(n, lo, hi, rng):
+    p = lo.size
+    u = (np.argsort(rng.random((n, p)), axis=0) + rng.random((n, p))) / n
+    return lo + u * (hi - lo)
+
+
+def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int = 0, profile: bool = False,
+        diff_step: float = 1e-3, max_nfev: int | None = None, start_points=None, tol: float = 1e-6):
+    """Run the global and local stages and the uncertainty analysis; returns a :class:`FitResult`.
+
+    Parameters
+    ----------
+    n_starts : int
+        Latin-hypercube starts of the global stage (0: local fit from the start only).
+    n_local : int
+        Best global starts refined by the local stage.
+    profile : bool
+        Run the profile check of each Hamiltonian parameter's σ.
+    start_points : sequence of dict, optional
+        Extra global starts (e.g. an amortised estimate), Hamiltonian values by name.
+    diff_step, max_nfev, tol
+        Relative finite-difference step, evaluation limit and ftol/xtol/gtol of the local stage.
+    """
+    from scipy.optimize import least_squares
+
+    from .result import FitResult
+
+    t0 = time.perf_counter()
+    P = len(problem.vary)
+    rng = np.random.default_rng(seed)
+    starts = [problem.x0[:P]]
+    for sp in start_points or ():
+        starts.append(np.clip([float(sp.get(n, v)) for n, v in zip(problem.vary, problem.x0[:P])],
+                              problem.global_lower, problem.global_upper))
+    if n_starts > 0 and P > 0:
+        starts += list(_latin_hypercube(int(n_starts), problem.global_lower, problem.global_upper, rng))
+    _, nus0 = problem.split(problem.x0)
+    table = []
+    for s in starts:
+        values = dict(zip(problem.vary, map(float, s)))
+        try:
+            nus, c = problem.profile_linear(values, nus0)
+        except _MODEL_FAILURES as exc:
+            log.info("global start %s failed: %s", values, exc)
+            table.append({"start": values, "chi2": float("inf")})
+            continue
+        x = np.clip(problem.join(values, nus), problem.lower, problem.upper)
+        table.append({"start": values, "chi2": problem.chi2(x), "x": x})
+    order = sorted(range(len(table)), key=lambda i: table[i]["chi2"])
+    if not np.isfinite(table[order[0]]["chi2"]):
+        raise InsganInputError("fit: the model could not be evaluated at any start (unstable spin-wave spectrum); "
+                               "change the start (--set) or the bounds")
+    t_global = time.perf_counter() - t0
+    best = None
+    for i in order[: max(1, int(n_local))]:
+        if not np.isfinite(table[i]["chi2"]):
+            continue
+        x = np.clip(table[i]["x"], problem.lower, problem.upper)
+        res = least_squares(problem.residuals, x, bounds=(problem.lower, problem.upper), method="trf",
+                            x_scale="jac", diff_step=diff_step, max_nfev=max_nfev, ftol=tol, xtol=tol, gtol=tol)
+        chi2 = float(res.fun @ res.fun)
+        table[i]["local_chi2"] = chi2
+        if best is None or chi2 < best[1]:
+            best = (res, chi2)
+    res, chi2 = best
+    t_local = time.perf_counter() - t0 - t_global
+    J = res.jac
+    N, K = problem.n_data, len(problem.names)
+    nu = max(N - K, 1)
+    red = chi2 / nu
+    JtJ = J.T @ J
+    cov = np.linalg.pinv(JtJ) * red
+    singular = bool(np.linalg.matrix_rank(JtJ) < K)
+    err = np.sqrt(np.clip(np.diag(cov), 0, None))
+    prof = None
+    if profile:
+        prof = _profile(problem, res.x, err, chi2, red, diff_step)
+    result = FitResult(problem=problem, x=res.x, errors=err, covariance=cov, chi2=chi2, n_data=N,
+                       singular=singular, global_table=[{k: v for k, v in t.items() if k != "x"} for t in table],
+                       profile=prof, timings={"global_s": t_global, "local_s": t_local,
+                                              "total_s": time.perf_counter() - t0},
+                       n_evaluations=problem.n_evaluations,
+                       n_diagonalisations=sum(f.n_diagonalisations for f in problem.forwards),
+                       converged=bool(res.success), message=str(res.message))
+    return result
+
+
+def _profile(problem, x, err, chi2, red, diff_step):
+    """Δχ²/(χ²/ν) when each Hamiltonian parameter is fixed at best ± σ and the others re-minimised."""
+    from scipy.optimize import least_squares
+
+    out = {}
+    for j, name in enumerate(problem.vary):
+        if not err[j] > 0:
+            continue
+        row = []
+        for sign in (-1.0, 1.0):
+            xj = float(np.clip(x[j] + sign * err[j], problem.lower[j], problem.upper[j]))
+            keep = [k for k in range(len(x)) if k != j]
+
+            def fun(y, xj=xj, keep=keep):
+                z = x.copy()
+                z[keep] = y
+                z[j] = xj
+                return problem.residuals(z)
+
+            r = least_squares(fun, x[keep], bounds=(problem.lower[keep], problem.upper[keep]), method="trf",
+                              x_scale="jac", diff_step=diff_step, max_nfev=30)
+            row.append(float((r.fun @ r.fun - chi2) / red))
+        out[name] = row
+    return out

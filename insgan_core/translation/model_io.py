@@ -1,0 +1,124 @@
+"""Model files of the structured translator, and one loader for every translation model kind.
+
+A structured model file is an insgan ``.safetensors`` file (layout in :mod:`insgan_core.gan.model_file`)
+whose JSON metadata has ``"kind": "structured"``, ``grid``, ``structured`` (the constructor options),
+``settings`` (instrument record), ``training`` and ``count_scale`` (median counts per unit intensity, or
+null). The tensors are the model's ``state_dict`` (float64): learnt parameters, analytic widths,
+coverage and count-scale maps. Loading parses only JSON and raw tensor bytes (no pickle, no code).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .._version import __version__
+from ..data.io._atomic import atomic_path
+from ..errors import InsganFileError, InsganInputError
+from ..gan.model_file import FORMAT_VERSION, METADATA_KEY, read_validated
+
+__all__ = ["save_structured", "load_structured", "load_translator", "structured_metadata"]
+
+
+def structured_metadata(model) -> dict:
+    """The JSON metadata of a structured model (without ``format_version``, added on saving)."""
+    q, e = model.q_edges.numpy(), model.e_edges.numpy()
+    return {
+        "kind": "structured",
+        "package_version": __version__,
+        "grid": {"x_edges": q.tolist(), "x_unit": "MomentumTransfer", "e_edges": e.tolist(), "e_unit": "DeltaE"},
+        "structured": model.config(),
+        "settings": model.settings,
+        "instrument": model.settings.get("instrument"),
+        "ei_meV": model.ei_meV,
+        "count_scale": model.count_scale_median,
+        "network": {"name": "structured"},
+        "mode": "structured",
+        "training": model.training_record,
+    }
+
+
+def save_structured(model, path) -> Path:
+    """Write ``model`` to ``path`` (``.safetensors``) atomically."""
+    import json
+
+    from safetensors.torch import save as st_save
+
+    path = Path(path)
+    if path.suffix.lower() != ".safetensors":
+        raise InsganInputError(f"save: model file '{path}' must end in .safetensors")
+    md = structured_metadata(model)
+    md["format_version"] = FORMAT_VERSION
+    text = json.dumps(md, sort_keys=True, default=lambda o: o.item() if isinstance(o, np.generic) else str(o))
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    payload = st_save(tensors, metadata={METADATA_KEY: text})
+    with atomic_path(path, suffix=".safetensors") as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return path
+
+
+def _from_metadata(md: dict, where: str):
+    from .structured import StructuredTranslator
+
+    try:
+        g = md["grid"]
+        q = np.asarray(g["x_edges"], float)
+        e = np.asarray(g["e_edges"], float)
+        cfg = dict(md["structured"])
+        ei = float(cfg.pop("ei_meV"))
+        allowed = {"q_powers", "q_scale", "use_phonon", "residual_fraction"}
+        if set(cfg) - allowed:
+            raise ValueError(f"unknown options {sorted(set(cfg) - allowed)}")
+        model = StructuredTranslator(q, e, np.zeros(e.size - 1), np.zeros((q.size - 1, e.size - 1)), ei_meV=ei,
+                                     settings=md.get("settings") or {}, **cfg)
+    except (KeyError, TypeError, ValueError, InsganInputError) as exc:
+        raise InsganFileError(f"model file {where}: bad structured-model metadata ({exc}); corrupt file") from None
+    return model
+
+
+def load_structured(path):
+    """Load a structured model file; raises :class:`InsganFileError` naming the file and the problem."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as st_load
+
+    data, _, md = read_validated(path)
+    if md.get("kind") != "structured":
+        raise InsganFileError(f"model file {path}: kind {md.get('kind', 'gan')!r}, not a structured model")
+    model = _from_metadata(md, str(path))
+    try:
+        tensors = st_load(data)
+    except SafetensorError as exc:
+        raise InsganFileError(f"model file {path}: safetensors could not read the tensors ({exc}); corrupt file") from None
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        raise InsganFileError(
+            f"model file {path}: the stored tensors do not match the structured model ({str(exc).splitlines()[0]})"
+        ) from None
+    for name, t in tensors.items():
+        if not bool(np.all(np.isfinite(t.numpy()))):
+            raise InsganFileError(f"model file {path}: tensor {name!r} holds NaN or inf; corrupt file")
+    model.training_record = md.get("training") or {}
+    model.source = str(path)
+    model.eval()
+    return model
+
+
+def load_translator(path, *, device: str = "cpu"):
+    """Load any insgan translation model file by its metadata ``kind``.
+
+    ``"structured"`` → :class:`~insgan_core.translation.structured.StructuredTranslator`; a GAN file (no
+    ``kind`` or ``"gan"``) → :class:`~insgan_core.gan.inference.TranslationModel`. Both have
+    ``apply(maps, rebin=..., noise=..., seed=...)`` and ``grid``.
+    """
+    _, _, md = read_validated(path)
+    if md.get("kind") == "structured":
+        return load_structured(path)
+    from ..gan.model_file import load_model
+
+    return load_model(path, device=device)

@@ -37,6 +37,8 @@ def test_every_binning_option_accepts_a_negative_start_without_equals():
     assert attach_negative_values(["--e-bins", "-10,0.5,50", "--", "--e-bins", "-1"], options) == [
         "--e-bins=-10,0.5,50", "--", "--e-bins", "-1"]
     assert attach_negative_values(["--e-bins", "-o"], options) == ["--e-bins", "-o"]  # a flag stays a flag
+    if "--mask-e" in options:  # ranges such as insgan fit --mask-e -5:5
+        assert attach_negative_values(["--mask-e", "-5:5"], options) == ["--mask-e=-5:5"]
 
 
 def test_negative_binning_runs_convert_plot_and_simulate(bi2fe4o9_5k, tmp_path):

@@ -18,7 +18,8 @@ _NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)[^\s]*$", re.IGNORECASE)
 
 def value_options(parser: argparse.ArgumentParser) -> set[str]:
     """Option strings (of the parser and all its subparsers) that take one value that may be negative:
-    binning options (metavar ``START,STEP,END``) and options of type ``float``/``int``."""
+    binning and range options (metavar with ``,`` or ``:``, e.g. ``START,STEP,END``, ``LOW:HIGH``) and
+    options of type ``float``/``int``."""
     found: set[str] = set()
     stack = [parser]
     while stack:
@@ -30,7 +31,7 @@ def value_options(parser: argparse.ArgumentParser) -> set[str]:
             if not action.option_strings or action.nargs not in (None, 1):
                 continue
             metavar = action.metavar if isinstance(action.metavar, str) else ""
-            if "," in metavar or action.type in (float, int):
+            if "," in metavar or ":" in metavar or action.type in (float, int):
                 found.update(s for s in action.option_strings if s.startswith("--"))
     return found
 

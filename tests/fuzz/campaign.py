@@ -140,7 +140,7 @@ def run_maps(n: int, tmp: Path, rng, timeout: float) -> tuple[Tally, Tally]:
     base = tmp / "base_map.nxs"
     model = tmp / "model.safetensors"
     src = EXPERIMENTAL / "bi2fe4o9_Ei62_5K.nxspe"
-    assert run_cli(["-q", "convert", str(src), "--q-bins", "0.2,0.2,5.8", "--e-bins", "-10,2,54", "-o", str(base)]).code == 0
+    assert run_cli(["-q", "convert", str(src), "--q-bins", "0.2,0.2,5.8", "--e-bins=-10,2,54", "-o", str(base)]).code == 0
     o = run_cli(["-q", "train", "--mode", "paired", "--source", str(base), "--target", str(base), "--steps", "1",
                  "--width", "4", "--batch-size", "1", "-o", str(model), "--checkpoint-dir", str(tmp / "ck")], timeout_s=300)
     assert o.code == 0, o.stderr

@@ -299,7 +299,8 @@ class Outcome:
 
     @property
     def internal(self) -> bool:
-        return "internal error" in self.stderr
+        # "internal error": this insgan; "run with --debug for the traceback": the raw exception text of older ones
+        return "internal error" in self.stderr or "run with --debug for the traceback" in self.stderr
 
 
 class _Timeout(BaseException):

@@ -30,8 +30,10 @@ Model (on a fixed |Q| × E grid, |Q| in Å⁻¹, E in meV, intensities per Å⁻
 Training (:func:`fit_structured`) minimises χ² = Σ ((y − μ)/σ)² with the targets' errors σ. Every
 term except the widths, the line shape and λ is linear in its parameters, so those are solved exactly
 by weighted least squares (non-negativity of a, A and r by an active set) in alternation with Adam steps
-on the few nonlinear parameters (variable projection); the analytic starting point contains the
-structured least-squares baseline, so training χ² cannot end above it.
+on the few nonlinear parameters (variable projection). The starting point holds every term of issue 16's
+structured least-squares baseline (a·P_T + Σ_k (|Q|/6)^{2k} h_k(E), with P_T through the analytic kernels
+rather than the pipeline's pixel resampling) plus the elastic and near-Ei terms, and the best state is
+kept, so the training χ² cannot end above that start.
 """
 
 from __future__ import annotations

@@ -107,8 +107,9 @@ def test_sharp_line_stays_in_place_and_intensity_is_conserved(trained):
     assert float(model.a.detach()[0]) > 0
 
 
-@pytest.mark.parametrize("family,scale", [("afm_chain", 1.0), ("fm_chain", 1.0), ("j1j2_chain", 1.0),
-                                          ("triangular_afm", 1.0), ("square_afm", 0.5), ("square_afm", 1.6)])
+@pytest.mark.parametrize("family,scale", [("afm_chain", 1.0), ("fm_chain", 1.0), ("j1j2_chain", 1.0), ("helix_chain", 1.0),
+                                          ("triangular_afm", 1.0), ("kagome_q0", 1.0), ("square_afm", 0.5),
+                                          ("square_afm", 1.6)])
 def test_out_of_family(trained, setup, family, scale):
     model, _, _ = trained
     clean, target = _simulate(family, scale, 99, setup)

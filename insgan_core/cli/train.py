@@ -47,9 +47,10 @@ Run on several GPUs / nodes with torchrun:  torchrun --nproc_per_node 4 -m insga
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "train",
-        help="train a GAN that turns clean simulated maps into experiment-like maps",
-        description="Train a translation model: paired (pix2pix: adversarial + L1) on (clean, artefact) pairs, "
-        "or unpaired (CUT: adversarial + PatchNCE on random patches) on clean simulations and a few real maps.",
+        help="train a model that turns clean simulated maps into experiment-like maps (structured by default, or a GAN)",
+        description="Train a translation model: structured (default; physics-structured, fitted by weighted least "
+        "squares to (clean, measured) pairs), paired GAN (pix2pix: adversarial + L1) on (clean, artefact) pairs, "
+        "or unpaired GAN (CUT: adversarial + PatchNCE on random patches) on clean simulations and a few real maps.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

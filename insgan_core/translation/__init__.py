@@ -1,4 +1,5 @@
-"""Translation layer: from a clean simulation S(|Q|,E) to what a spectrometer would measure.
+"""Translation of clean simulations into measured-like maps: the physics-structured model, baselines and
+evaluation (layer above instrument and gan, below workflows and cli; gan does not import it).
 
 Every translator — the learned physics-structured model and the baselines it must beat — implements one
 small protocol (:class:`insgan_core.translation.baselines.Translator`): ``predict(sim, *, temperature_K)``
@@ -6,30 +7,16 @@ gives the noise-free expected measured map on the simulation's grid (NaN where t
 coverage) and ``sample(sim, *, temperature_K, rng)`` one noisy realisation. Each is fitted on the same
 training pairs (clean simulation, measured or artefact map with errors) by a ``fit`` entry point.
 
-Layer: above ``instrument`` and ``gan`` (it may import data, instrument and gan), below workflows and the
-command line; ``gan`` never imports ``translation``.
-
 * :mod:`.structured` — the physics-structured translation model (:class:`StructuredTranslator`,
   :func:`fit_structured`), saved and loaded by :mod:`.model_io` (:func:`load_translator`).
 * :mod:`.baselines` — clean input, Gaussian blur + mask, the analytic physics pipeline and the structured
   least-squares baseline (a·P_T + Σ_k (|Q|/q₀)^{2k} h_k(E)).
 * :mod:`.evaluation` — :func:`evaluate_translators`: per-map metrics against a physics target or a
   measured map (relative L1, χ²/N, patch distance, peaks, integrals, noise, background).
-"""
 
-from .baselines import (
-    AnalyticPipeline,
-    BlurMask,
-    CleanInput,
-    StructuredLSQ,
-    Translator,
-    fit_baseline,
-    weighted_lsq_scale,
-    BASELINES,
-)
-from .evaluation import evaluate_translators
-from .model_io import load_translator
-from .structured import FitReport, StructuredTranslator, fit_structured
+The names are imported lazily (torch is loaded on first use), so that light submodules of this package
+can be imported without it.
+"""
 
 __all__ = [
     "StructuredTranslator",
@@ -46,3 +33,27 @@ __all__ = [
     "weighted_lsq_scale",
     "evaluate_translators",
 ]
+
+_LAZY = {
+    "StructuredTranslator": "structured",
+    "fit_structured": "structured",
+    "FitReport": "structured",
+    "load_translator": "model_io",
+    "Translator": "baselines",
+    "CleanInput": "baselines",
+    "BlurMask": "baselines",
+    "AnalyticPipeline": "baselines",
+    "StructuredLSQ": "baselines",
+    "BASELINES": "baselines",
+    "fit_baseline": "baselines",
+    "weighted_lsq_scale": "baselines",
+    "evaluate_translators": "evaluation",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

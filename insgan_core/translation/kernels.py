@@ -23,7 +23,10 @@ from ..instrument.energy_resolution import energy_sigma_meV
 from ..instrument.q_resolution import q_sigma_invA
 from ..instrument.settings import InstrumentSettings
 
-__all__ = ["analytic_widths", "gaussian_kernel_torch", "width_factor", "WIDTH_BOUND"]
+__all__ = [
+    "analytic_widths", "gaussian_kernel_torch", "width_factor", "WIDTH_BOUND", "band_half_width", "banded_fractions",
+    "banded_gaussian_apply",
+]
 
 #: |log| of the largest learned change of a resolution width (factor exp(±0.7) ≈ 0.50…2.01)
 WIDTH_BOUND = 0.7
@@ -93,3 +96,61 @@ def gaussian_kernel_torch(edges: torch.Tensor, sigma: torch.Tensor) -> torch.Ten
     eye = torch.eye(centres.shape[0], dtype=k.dtype, device=k.device)
     k = torch.where(narrow[..., None, :], eye.expand_as(k), k)
     return k / k.sum(dim=-2, keepdim=True).clamp_min(1e-300)
+
+
+def band_half_width(edges: np.ndarray, sigma_max: float, *, n_sigma: float = 8.0) -> int:
+    """Bins either side that hold a Gaussian of width up to ``sigma_max`` to ``n_sigma`` σ (erf tail < 1e-15)."""
+    return int(np.ceil(n_sigma * sigma_max / float(np.min(np.diff(edges))))) + 1
+
+
+def banded_gaussian_apply(edges: torch.Tensor, sigma: torch.Tensor, content: torch.Tensor, half_width: int) -> torch.Tensor:
+    """Apply per-column Gaussian kernels (as :func:`gaussian_kernel_torch`, column-normalised) along axis 1.
+
+    Parameters
+    ----------
+    edges : tensor, shape (n + 1,)
+    sigma : tensor, shape (n, m)
+        σ of input bin i in column e (≤ 0: identity).
+    content : tensor, shape (B, n, m)
+        Bin contents (value × width) to redistribute along axis 1.
+    half_width : int
+        b: only output bins i−b … i+b receive from input bin i (see :func:`band_half_width`).
+
+    Returns
+    -------
+    tensor, shape (B, n, m)
+        Redistributed contents; (2b+1)·n·m error functions instead of n²·m.
+    """
+    n = edges.shape[0] - 1
+    b = int(half_width)
+    frac = banded_fractions(edges, sigma, b)
+    out = torch.zeros_like(content)
+    for k in range(2 * b + 1):
+        dd = k - b
+        contrib = frac[k][None] * content
+        if dd >= 0:
+            out[:, dd:] = out[:, dd:] + contrib[:, : n - dd]
+        else:
+            out[:, : n + dd] = out[:, : n + dd] + contrib[:, -dd:]
+    return out
+
+
+def banded_fractions(edges: torch.Tensor, sigma: torch.Tensor, half_width: int) -> torch.Tensor:
+    """``frac[k, i, e]``: fraction of input bin i (column e) landing in output bin i + k − b, each column
+    normalised to one over the band; shape (2b+1, n, m). See :func:`banded_gaussian_apply`."""
+    n = edges.shape[0] - 1
+    b = int(half_width)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    d = torch.arange(-b, b + 1, device=edges.device)
+    j = torch.arange(n, device=edges.device)[None, :] + d[:, None]  # (D, n): output bin of input i at offset d
+    valid = (j >= 0) & (j < n)
+    jc = j.clamp(0, n - 1)
+    narrow = sigma <= 1e-12
+    safe = torch.where(narrow, torch.ones_like(sigma), sigma)[None]  # (1, n, m)
+    scale = math.sqrt(2.0) * safe
+    hi = 0.5 * torch.erf((edges[jc + 1][:, :, None] - centres[None, :, None]) / scale)
+    lo = 0.5 * torch.erf((edges[jc][:, :, None] - centres[None, :, None]) / scale)
+    frac = torch.where(valid[:, :, None], hi - lo, torch.zeros_like(hi))
+    ident = (d == 0).to(frac.dtype)[:, None, None].expand_as(frac)
+    frac = torch.where(narrow[None], ident, frac)
+    return frac / frac.sum(dim=0, keepdim=True).clamp_min(1e-300)

@@ -30,8 +30,10 @@ Model (on a fixed |Q| × E grid, |Q| in Å⁻¹, E in meV, intensities per Å⁻
 Training (:func:`fit_structured`) minimises χ² = Σ ((y − μ)/σ)² with the targets' errors σ. Every
 term except the widths, the line shape and λ is linear in its parameters, so those are solved exactly
 by weighted least squares (non-negativity of a, A and r by an active set) in alternation with Adam steps
-on the few nonlinear parameters (variable projection); the analytic starting point contains the
-structured least-squares baseline, so training χ² cannot end above it.
+on the few nonlinear parameters (variable projection). The starting point holds every term of issue 16's
+structured least-squares baseline (a·P_T + Σ_k (|Q|/6)^{2k} h_k(E), with P_T through the analytic kernels
+rather than the pipeline's pixel resampling) plus the elastic and near-Ei terms, and the best state is
+kept, so the training χ² cannot end above that start.
 """
 
 from __future__ import annotations
@@ -54,7 +56,15 @@ from ..data.grid import Axis
 from ..data.ins_map import INSMap, MapStack
 from ..errors import InsganInputError
 from ..spinwave.bose import KB_MEV_PER_K
-from .kernels import analytic_widths, gaussian_kernel_torch, width_factor
+from .kernels import (
+    WIDTH_BOUND,
+    analytic_widths,
+    band_half_width,
+    banded_fractions,
+    banded_gaussian_apply,
+    gaussian_kernel_torch,
+    width_factor,
+)
 from .lineshapes import bose_energy, exp_tail_bins, gaussian_bins, lorentzian_bins, near_ei_bins
 from .noise_model import estimate_count_scale_map, sample_counts
 
@@ -77,29 +87,6 @@ class _Residual(nn.Module):
 
     def forward(self, x):
         return self.c2(torch.tanh(self.c1(x)))[:, 0]
-
-
-def _banded(kq: np.ndarray, *, rtol: float = 1e-12) -> dict:
-    """The per-energy |Q| kernels (ne, nq, nq) as diagonals when they are narrow.
-
-    Returns ``{"bands": (2b+1, nq, ne), "half_width": b}`` with ``bands[k][j, e] = K_e[j, j - (k - b)]``,
-    b the largest offset with an element above ``rtol`` × the largest element (smaller ones, Gaussian tails
-    beyond ~7σ, are dropped); or ``{"kq": kq}`` when the band is wider than a quarter of the grid.
-    """
-    ne, nq, _ = kq.shape
-    big = np.abs(kq) > rtol * float(np.abs(kq).max())
-    j, i = np.nonzero(big.any(axis=0))
-    b = int(np.abs(j - i).max()) if j.size else 0
-    if 2 * b + 1 > max(nq // 4, 1):
-        return {"kq": np.ascontiguousarray(kq)}
-    bands = np.zeros((2 * b + 1, nq, ne))
-    rows = np.arange(nq)
-    for k in range(2 * b + 1):
-        d = k - b
-        cols = rows - d
-        ok = (cols >= 0) & (cols < nq)
-        bands[k, rows[ok], :] = kq[:, rows[ok], cols[ok]].T
-    return {"bands": bands, "half_width": b}
 
 
 class StructuredTranslator(nn.Module):
@@ -218,15 +205,29 @@ class StructuredTranslator(nn.Module):
         return gaussian_kernel_torch(self.e_edges, sig_e), gaussian_kernel_torch(self.q_edges, sig_q.T)
 
     def signal_path(self, s: torch.Tensor, kernels=None) -> torch.Tensor:
-        """K(S) without the scale a: (B, nq, ne) → (B, nq, ne); NaN inputs count as 0."""
-        ke, kq = self.kernels() if kernels is None else kernels
+        """K(S) without the scale a: (B, nq, ne) → (B, nq, ne); NaN inputs count as 0.
+
+        Without ``kernels`` the |Q| step uses the banded form (:func:`kernels.banded_gaussian_apply`,
+        Gaussian tails beyond 8σ of the widest allowed width dropped), which training differentiates.
+        """
         s = torch.nan_to_num(s, nan=0.0)
         we = self.e_edges[1:] - self.e_edges[:-1]
         wq = self.q_edges[1:] - self.q_edges[:-1]
+        if kernels is not None:
+            ke, kq = kernels
+            s1 = ((s * we) @ ke.T) / we
+            x = (s1 * wq[:, None]).permute(2, 1, 0)  # (ne, nq, B)
+            return torch.bmm(kq, x).permute(2, 1, 0) / wq[:, None]
+        _, ec = self._centres()
+        x = ec / self.ei_meV
+        ke = gaussian_kernel_torch(self.e_edges, self.sigma_e0 * width_factor(self.e_width, x))
         s1 = ((s * we) @ ke.T) / we
-        x = (s1 * wq[:, None]).permute(2, 1, 0)  # (ne, nq, B)
-        s2 = torch.bmm(kq, x).permute(2, 1, 0) / wq[:, None]
-        return s2
+        sig_q = self.sigma_q0 * width_factor(self.q_width, x)[None, :]
+        b = band_half_width(self.q_edges.numpy(), float(self.sigma_q0.max()) * math.exp(WIDTH_BOUND))
+        if 2 * b + 1 >= self.shape[0]:
+            kq = gaussian_kernel_torch(self.q_edges, sig_q.T)
+            return torch.bmm(kq, (s1 * wq[:, None]).permute(2, 1, 0)).permute(2, 1, 0) / wq[:, None]
+        return banded_gaussian_apply(self.q_edges, sig_q, s1 * wq[:, None], b) / wq[:, None]
 
     def elastic_shape(self) -> torch.Tensor:
         """L(E) per meV, shape (ne,): unit-area elastic line shape, bin-averaged."""
@@ -284,20 +285,35 @@ class StructuredTranslator(nn.Module):
     # --- fast numpy inference ------------------------------------------------------------------------
     def _inference_cache(self):
         if self._cache is None:
-            with torch.no_grad():
-                ke, kq = self.kernels()
+            with torch.no_grad(), _one_thread():
+                _, ec = self._centres()
+                x = ec / self.ei_meV
+                ke = gaussian_kernel_torch(self.e_edges, self.sigma_e0 * width_factor(self.e_width, x))
                 zero = torch.zeros(1, *self.shape, dtype=_DT)
-                comp = self.components(zero, torch.zeros(1, dtype=_DT), (ke, kq))
+                comp = self.components(zero, torch.zeros(1, dtype=_DT))
                 static = (comp["elastic"] + comp["background"] + comp["near_ei"])[0]
                 we = (self.e_edges[1:] - self.e_edges[:-1]).numpy()
                 wq = (self.q_edges[1:] - self.q_edges[:-1]).numpy()
                 # K_E acting on densities: D_w^-1 K_E D_w, transposed for right multiplication
                 ke_d = (ke.numpy() * we[None, :] / we[:, None]).T.copy()
-                kq_d = (kq.numpy() * wq[None, None, :] / wq[None, :, None])  # (ne, nq_out, nq_in)
                 self._cache = {"ke": ke_d, "static": static.numpy().copy(), "a": float(self.a.detach()[0]),
                                "has_c": self.has_count_scale, "coverage": self.coverage.numpy() > 0.5,
                                "c": self.count_scale.numpy().copy()}
-                self._cache.update(_banded(kq_d))
+                nq = self.shape[0]
+                sig_q = self.sigma_q0 * width_factor(self.q_width, x)[None, :]
+                b = band_half_width(self.q_edges.numpy(), float(self.sigma_q0.max()) * math.exp(WIDTH_BOUND))
+                if 2 * b + 1 < max(nq // 4, 1):
+                    frac = banded_fractions(self.q_edges, sig_q, b).numpy()  # (2b+1, nq_in, ne)
+                    bands = np.zeros_like(frac)
+                    i = np.arange(nq)
+                    for k in range(2 * b + 1):
+                        j = i + (k - b)
+                        ok = (j >= 0) & (j < nq)
+                        bands[k, j[ok]] = frac[k, i[ok]] * wq[i[ok], None] / wq[j[ok], None]
+                    self._cache.update({"bands": bands, "half_width": b})
+                else:
+                    kq = gaussian_kernel_torch(self.q_edges, sig_q.T).numpy()
+                    self._cache["kq"] = np.ascontiguousarray(kq * wq[None, None, :] / wq[None, :, None])
         return self._cache
 
     def predict_array(self, signal: np.ndarray, temperatures_K) -> np.ndarray:

@@ -213,3 +213,41 @@ def test_cli_evaluate_with_a_saved_structured_model(tmp_path, real_files, capsys
     assert main(["evaluate", "--baselines", "clean", "--model", str(tmp_path / "missing.safetensors"),
                  "--train-measured", f5, "--test-measured", f300, "--train-sim", s5, "--test-sim", s300]) == 2
     assert "--model" in capsys.readouterr().err
+
+
+def test_benchmark_report_rows_judge_the_model_against_the_baselines():
+    """run_all's rows for bench_translation.py: the learned model is judged, the baselines are listed."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "run_all.py"
+    spec = importlib.util.spec_from_file_location("insgan_bench_run_all_16b", path)
+    run_all = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = run_all
+    try:
+        spec.loader.exec_module(run_all)
+
+        def row(chi2, below, patch, elastic, noise, band):
+            return {"chi2_inelastic": chi2, "chi2_inelastic_below_48meV": below, "chi2_ratio_to_clean": chi2 / 170.0,
+                    "chi2_below_48_ratio_to_clean": below / 100.0, "patch_distance_reduction_vs_clean": patch,
+                    "elastic_ratio": elastic, "noise_ratio": noise, "signal_band_shift_from_input_meV": band}
+
+        tr = {"clean": row(170.0, 100.0, 0.0, 0.0, 15.0, 0.0), "structured": row(71.0, 46.0, 0.9, 1.04, 0.65, -0.08),
+              "model": row(56.0, 31.0, 0.9, 1.17, 0.49, -0.15)}
+        fam = {"train_families": ["square_afm"], "maps": [{"label": "afm_chain", "translators": {
+            n: {"relative_l1": l1, "inelastic_ratio": 1.0, "max_peak_shift_over_half_fwhm": 0.2,
+                "null_relative_l1_to_background": 0.02, "x10_linearity_relative_l1": 0.0, "x10_signal_relative_l1": l1}
+            for n, l1 in (("clean", 1.2), ("blur", 0.35), ("analytic", 0.19), ("structured", 0.19), ("model", 0.25))}}]}
+        data = {"learned_model": "included", "real_data": {"directions": [
+            {"train_K": 5.0, "test_K": 300.0, "translators": tr}], "pdcro2": "not run: no model"},
+            "out_of_family": [fam]}
+        table = run_all.build_table({"translation": {"ok": True, "data": data}},
+                                    scripts=[s for s in run_all.SCRIPTS if s.name == "translation"])
+        rows = {r.split(" | ")[0].lstrip("| "): r.rstrip(" |").split(" | ")[-1] for r in table.splitlines()[2:]}
+        chi = next(k for k in rows if "inelastic χ²/N" in k)
+        assert rows[chi] == "yes"  # 56 ≤ 71 and ≤ 0.5 × 170
+        assert rows[next(k for k in rows if "noise variance/mean" in k)] == "no"  # 0.49 outside 0.8–1.25
+        assert rows[next(k for k in rows if "worst relative L1" in k)] == "yes"  # 0.25 ≤ 0.3 and ≤ blur 0.35
+        assert "structured 71.0" in table and "PdCrO2" in table
+    finally:
+        sys.modules.pop(spec.name, None)

@@ -1,13 +1,11 @@
-"""Translation layer: from a clean simulation S(|Q|,E) to what a spectrometer would measure.
+"""Translation of clean simulations into measured-like maps: the physics-structured model, baselines and
+evaluation (layer above instrument and gan, below workflows and cli; gan does not import it).
 
 Every translator — the learned physics-structured model and the baselines it must beat — implements one
 small protocol (:class:`insgan_core.translation.baselines.Translator`): ``predict(sim, *, temperature_K)``
 gives the noise-free expected measured map on the simulation's grid (NaN where there is no detector
 coverage) and ``sample(sim, *, temperature_K, rng)`` one noisy realisation. Each is fitted on the same
 training pairs (clean simulation, measured or artefact map with errors) by a ``fit`` entry point.
-
-Layer: above ``instrument`` and ``gan`` (it may import data, instrument and gan), below workflows and the
-command line; ``gan`` never imports ``translation``.
 
 * :mod:`.structured` — the physics-structured translation model (:class:`StructuredTranslator`,
   :func:`fit_structured`), saved and loaded by :mod:`.model_io` (:func:`load_translator`).
@@ -16,8 +14,25 @@ command line; ``gan`` never imports ``translation``.
 * :mod:`.evaluation` — :func:`evaluate_translators`: per-map metrics against a physics target or a
   measured map (relative L1, χ²/N, patch distance, peaks, integrals, noise, background).
 
-Names are imported lazily (torch is loaded on first use), so light submodules import without it.
+The names are imported lazily (torch is loaded on first use), so that light submodules of this package
+can be imported without it.
 """
+
+__all__ = [
+    "StructuredTranslator",
+    "fit_structured",
+    "FitReport",
+    "load_translator",
+    "Translator",
+    "CleanInput",
+    "BlurMask",
+    "AnalyticPipeline",
+    "StructuredLSQ",
+    "BASELINES",
+    "fit_baseline",
+    "weighted_lsq_scale",
+    "evaluate_translators",
+]
 
 _LAZY = {
     "StructuredTranslator": "structured",
@@ -34,8 +49,6 @@ _LAZY = {
     "weighted_lsq_scale": "baselines",
     "evaluate_translators": "evaluation",
 }
-
-__all__ = list(_LAZY)
 
 
 def __getattr__(name):

@@ -34,6 +34,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--size", type=int, default=200)
+    p.add_argument("--json", type=Path, default=None, help="also write the measured numbers as JSON here")
     args = p.parse_args(argv)
 
     import torch
@@ -74,6 +75,12 @@ def main(argv=None) -> int:
     print(f"  sample (predict + Poisson)   : {1e3 * t_samp:8.2f} ms  (ratio {t_samp / t_mm:6.1f})")
     print(f"  load model file ({size_mb:.1f} MB)  : {1e3 * t_load:8.2f} ms")
     print(f"  first predict after load includes building the kernels once")
+    if args.json is not None:
+        from results_json import write_json
+
+        write_json(args.json, {"size": n, "threads": args.threads, "matmul_ms": 1e3 * t_mm,
+                               "predict_ms_per_map": 1e3 * t_pred, "sample_ms_per_map": 1e3 * t_samp,
+                               "load_ms": 1e3 * t_load, "predict_ratio_to_matmul": t_pred / t_mm})
     return 0
 
 

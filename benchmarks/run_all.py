@@ -65,6 +65,7 @@ SCRIPTS = (
     BenchScript("apply_algorithm", "bench_apply_algorithm.py"),
     BenchScript("reduction", "bench_reduction.py"),
     BenchScript("translation", "bench_translation.py"),
+    BenchScript("translation_speed", "bench_translation_speed.py", quick_args=("--repeats", "3"), takes_threads=True),
     BenchScript("gan_quality", "bench_gan_quality.py", optional=True),
 )
 
@@ -454,7 +455,18 @@ def _translation_rows(data: dict) -> list[tuple]:
     return rows
 
 
-ROW_BUILDERS = {"translation": _translation_rows, "spinwave": _spinwave_rows, "spinwave_speed": _spinwave_speed_rows, "artefacts": _artefact_rows, "gan_inference": _gan_inference_rows,
+def _translation_speed_rows(data: dict) -> list[tuple]:
+    """Row of bench_translation_speed.py: structured translation model inference per map (issue 16)."""
+    if "predict_ms_per_map" not in data:
+        return []
+    n = data["size"]
+    return [_row(f"structured translation, predict one {n} × {n} map, {data['threads']} thread(s)",
+                 f"{_num(data['predict_ms_per_map'])} ms (load {_num(data['load_ms'])} ms)",
+                 f"numpy {n}×{n} matmul {_num(data['matmul_ms'])} ms", f"{_num(data['predict_ratio_to_matmul'])}×",
+                 "≤ 20 ms", met(data["predict_ms_per_map"], at_most=20.0))]
+
+
+ROW_BUILDERS = {"translation_speed": _translation_speed_rows, "translation": _translation_rows, "spinwave": _spinwave_rows, "spinwave_speed": _spinwave_speed_rows, "artefacts": _artefact_rows, "gan_inference": _gan_inference_rows,
                 "gan_training": _gan_training_rows, "apply_algorithm": _apply_rows, "reduction": _reduction_rows,
                 "gan_quality": _quality_rows}
 

@@ -261,7 +261,7 @@ def test_cancelled_training_leaves_a_usable_checkpoint(standin, tmp_path):
     add_pairs()
     ckpt = tmp_path / "ckpt"
     alg = standin.api.AlgorithmManager.create("TrainINSGAN")
-    props = dict(SourceWorkspaces="s0,s1,s2", TargetWorkspaces="t0,t1,t2", Steps=6, BatchSize=2, Device="cpu",
+    props = dict(Mode="paired", SourceWorkspaces="s0,s1,s2", TargetWorkspaces="t0,t1,t2", Steps=6, BatchSize=2, Device="cpu",
                  OutputModelFile=str(tmp_path / "model.safetensors"), CheckpointDirectory=str(ckpt),
                  CheckpointEvery=1, OutputTable="losses")
     for key, value in props.items():

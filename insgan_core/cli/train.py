@@ -136,16 +136,15 @@ def _load_config(args) -> TrainConfig:
         path = Path(args.config)
         if not path.is_file():
             raise InsganInputError(f"--config: {path} not found")
-        text = path.read_text()
-        try:
-            if path.suffix.lower() in (".yaml", ".yml"):
-                import yaml
+        if path.suffix.lower() in (".yaml", ".yml"):
+            from insgan_core.data.io.yaml_file import load_yaml
 
-                d = yaml.safe_load(text) or {}
-            else:
-                d = json.loads(text)
-        except Exception as exc:
-            raise InsganInputError(f"--config: cannot parse {path}: {exc}") from None
+            d = load_yaml(path, what="--config") or {}
+        else:
+            try:
+                d = json.loads(path.read_text())
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise InsganInputError(f"--config: cannot parse {path}: {exc}") from None
         if not isinstance(d, dict):
             raise InsganInputError(f"--config: {path} must hold a mapping of TrainConfig fields")
     d["mode"] = args.mode

@@ -90,12 +90,9 @@ def read_dataset_config(config) -> tuple[dict, Path | None]:
     path = Path(config)
     if not path.is_file():
         raise InsganFileError(f"{path}: dataset config file not found")
-    import yaml
+    from insgan_core.data.io.yaml_file import load_yaml
 
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise InsganFileError(f"{path}: not valid YAML ({exc})") from None
+    data = load_yaml(path, what="dataset config")  # size, depth and alias limits; never runs Python tags
     if not isinstance(data, dict):
         raise InsganFileError(f"{path}: expected a mapping of config keys at the top level")
     return data, path.resolve().parent

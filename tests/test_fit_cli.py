@@ -71,3 +71,15 @@ def test_fit_cli_no_finite_bins(measured_file, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     # the reader refuses an all-NaN file; a map whose finite bins all lack errors reaches the fit check
     assert rc != 0 and ("no finite bin" in err or "NaN everywhere" in err) and len(err.splitlines()) == 1
+
+
+def test_fit_cli_compare(measured_file, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    rc = main(["fit", "square_afm", str(measured_file), "--vary", "none", "--set", "J=2.3", "--accuracy", "0.2",
+               "--compare", "square_afm", "--compare-set", "J=2.0", "--no-figure", "--out", str(out)])
+    assert rc == 0
+    table = json.loads((out / "comparison.json").read_text())
+    assert table["preferred"] == "square_afm J=2.3"
+    assert table["ranking"][1]["delta_aic"] > 10
+    assert (out / "compare_model" / "parameters.json").is_file()
+    assert "preferred: square_afm J=2.3" in capsys.readouterr().out

@@ -100,7 +100,7 @@ class AmortisedEstimator:
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-            self.history.append(float(loss))
+            self.history.append(float(loss.detach()))
         self.train_seconds = time.perf_counter() - t0
         return self.history[-1]
 

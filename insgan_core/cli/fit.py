@@ -58,8 +58,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--chopper-frequency", type=float, default=None, metavar="HZ",
                    help="chopper frequency in Hz (default 250; files do not record it)")
     p.add_argument("--fit-chopper", action="store_true",
-                   help="choose the chopper frequency whose resolution matches the fitted elastic-line width, and "
-                        "refit with it (needs the elastic line unmasked)")
+                   help="choose the chopper frequency whose resins elastic width matches the measured elastic line's "
+                        "half-maximum width (first file; model-free, whatever the masks), then fit with it")
     p.add_argument("--fit-resolution", action="store_true",
                    help="also fit res_scale, a factor on the resins energy-resolution width")
     p.add_argument("--statistic", choices=("auto", "chi2", "poisson"), default="auto",
@@ -149,22 +149,21 @@ def _fit_one(model, datasets, vary, bounds, args):
 
 
 def run(args) -> int:
-    from ..fitting.chopper import best_chopper_frequency
+    from ..fitting.chopper import elastic_half_max
 
     vary = [] if args.vary.strip().lower() == "none" else [v for v in args.vary.split(",") if v.strip()]
     overrides = parse_assignments(args.overrides, option="--set")
     bounds = parse_bounds(args.bounds)
     model = _load_model(args.model, overrides)
     datasets = _datasets(args, args.chopper_frequency)
-    result = _fit_one(model, datasets, vary, bounds, args)
     chopper = None
     if args.fit_chopper:
-        chopper = best_chopper_frequency(result)
-        log.info("elastic-line widths %s meV -> chopper frequency %g Hz", chopper["elastic_fwhm_meV"],
+        chopper = elastic_half_max(datasets[0])
+        log.info("elastic line FWHM %.3f meV -> chopper frequency %g Hz", chopper["measured_fwhm_meV"],
                  chopper["frequency_hz"])
         if chopper["frequency_hz"] != datasets[0].settings.chopper_frequency_hz:
             datasets = _datasets(args, chopper["frequency_hz"])
-            result = _fit_one(model, datasets, vary, bounds, args)
+    result = _fit_one(model, datasets, vary, bounds, args)
     out = Path(args.out)
     paths = result.write(out, figure=not args.no_figure)
     if chopper is not None:

@@ -8,7 +8,7 @@ from ..errors import InsganInputError
 from ..instrument.energy_resolution import energy_fwhm_meV
 from ..instrument.settings import InstrumentSettings, instrument_options
 
-__all__ = ["best_chopper_frequency", "elastic_width", "chopper_for_width", "elastic_half_max"]
+__all__ = ["best_chopper_frequency", "elastic_half_max"]
 
 
 def best_chopper_frequency(result) -> dict:
@@ -36,71 +36,6 @@ def best_chopper_frequency(result) -> dict:
     target = float(np.mean(widths))
     best = min(table, key=lambda f: abs(table[f] - target))
     return {"frequency_hz": best, "elastic_fwhm_meV": [float(w) for w in widths], "resins_fwhm_meV": table}
-
-
-def elastic_width(dataset, *, half_window_meV: float | None = None) -> dict:
-    """FWHM (meV) of the elastic line of a measured map, independent of any spin-wave model.
-
-    Every |Q| row of the window |E| ≤ ``half_window_meV`` (default 2.5 × the resins FWHM at E = 0) is
-    modelled as a_row · G(E; w) + b_row (G: unit-area Gaussian averaged over each energy bin, so the bin
-    width is accounted for); the per-row amplitudes and backgrounds are solved exactly (weighted linear
-    least squares) for each trial width, and the shared width w minimises the total χ². Rows with Bragg
-    peaks simply get large amplitudes. Returns ``{"fwhm_meV", "error_meV", "chi2_per_dof", "rows"}``.
-    """
-    from scipy.optimize import minimize_scalar
-    from scipy.special import erf
-
-    m = dataset.measured
-    edges = np.asarray(m.e_axis.edges, float)
-    centres = m.e_axis.centres
-    res0 = float(energy_fwhm_meV(dataset.settings, 0.0))
-    hw = 2.5 * res0 if half_window_meV is None else float(half_window_meV)
-    sel = np.abs(centres) <= hw
-    y, err = m.signal[:, sel], m.error[:, sel]
-    ok = np.isfinite(y) & np.isfinite(err) & (err > 0)
-    rows = [i for i in range(y.shape[0]) if ok[i].sum() >= 4]
-    if not rows or sel.sum() < 4:
-        raise InsganInputError(f"{dataset.name}: fewer than 4 energy bins with data within ±{hw:.3g} meV of the "
-                               "elastic line; the chopper frequency cannot be measured from it")
-    e_lo, e_hi = edges[:-1][sel], edges[1:][sel]
-
-    def chi2(w):
-        s = max(w, 1e-3) / (2.0 * np.sqrt(2.0 * np.log(2.0)))
-        g = 0.5 * (erf(e_hi / (np.sqrt(2) * s)) - erf(e_lo / (np.sqrt(2) * s))) / (e_hi - e_lo)
-        total = 0.0
-        for i in rows:
-            k = ok[i]
-            A = np.stack([g[k], np.ones(k.sum())], axis=1) / err[i, k][:, None]
-            b = y[i, k] / err[i, k]
-            coef, *_ = np.linalg.lstsq(A, b, rcond=None)
-            r = A @ coef - b
-            total += float(r @ r)
-        return total
-
-    best = minimize_scalar(chi2, bounds=(0.2 * res0, 5.0 * res0), method="bounded", options={"xatol": 1e-4})
-    w = float(best.x)
-    n = int(sum(ok[i].sum() for i in rows))
-    dof = max(n - 2 * len(rows) - 1, 1)
-    red = best.fun / dof
-    h = 1e-2 * w
-    curv = (chi2(w + h) - 2 * best.fun + chi2(w - h)) / h ** 2
-    err_w = float(np.sqrt(2.0 * max(red, 1.0) / curv)) if curv > 0 else float("nan")
-    return {"fwhm_meV": w, "error_meV": err_w, "chi2_per_dof": float(red), "rows": len(rows), "window_meV": hw}
-
-
-def chopper_for_width(settings, fwhm_meV: float) -> dict:
-    """Allowed chopper frequency whose resins FWHM(E = 0) is closest to ``fwhm_meV``."""
-    freqs = instrument_options(settings.instrument)["packages"][settings.chopper_package]["frequencies_hz"]
-    table = {}
-    for f in freqs:
-        try:
-            st = InstrumentSettings(instrument=settings.instrument, ei_meV=settings.ei_meV,
-                                    chopper_package=settings.chopper_package, chopper_frequency_hz=float(f))
-            table[float(f)] = float(energy_fwhm_meV(st, 0.0))
-        except InsganInputError:
-            continue
-    best = min(table, key=lambda f: abs(table[f] - fwhm_meV))
-    return {"frequency_hz": best, "elastic_fwhm_meV": [float(fwhm_meV)], "resins_fwhm_meV": table}
 
 
 def _half_max_width(e, y):

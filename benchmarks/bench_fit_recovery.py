@@ -13,10 +13,12 @@ import time
 
 import numpy as np
 
-CASES = [  # model, truth, start, bounds
-    ("square_afm", {"J": 2.3}, {"J": 2.0}, {"J": (1.0, 4.0)}),
-    ("triangular_afm", {"J": 3.3}, {"J": 3.0}, {"J": (1.5, 5.0)}),
-    ("afm_chain", {"J": 1.7}, {"J": 2.0}, {"J": (1.0, 3.0)}),
+CASES = [  # model, truth, start, bounds, energy windows masked (meV)
+    ("square_afm", {"J": 2.3}, {"J": 2.0}, {"J": (1.0, 4.0)}, ()),
+    ("triangular_afm", {"J": 3.3}, {"J": 3.0}, {"J": (1.5, 5.0)}, ()),
+    # the chain's S(Q, E) diverges as 1/E at its Goldstone modes: a quadrature point close to one dominates
+    # the lowest energy bins, so they are masked (as one masks the elastic line)
+    ("afm_chain", {"J": 1.7}, {"J": 2.0}, {"J": (1.0, 3.0)}, ((-4.5, 2.5),)),
 ]
 
 
@@ -30,20 +32,23 @@ def main(argv=None):
     ap.add_argument("--realisations", type=int, default=20)
     ap.add_argument("--accuracy", type=float, default=0.1)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--models", default=",".join(c[0] for c in CASES))
     args = ap.parse_args(argv)
     q = np.round(np.arange(0.3, 3.0001, 0.1), 10)
     e = np.round(np.arange(-4.0, 24.0001, 1.0), 10)
     st = InstrumentSettings(instrument="MERLIN", ei_meV=30.0, chopper_frequency_hz=250.0)
-    base = empty_dataset(st, q, e, temperature_K=5.0)
     nu = {"scale": 2.0, "bg_flat": 0.05, "bg_q2": 0.01, "elastic_amp": 1.0, "elastic_fwhm": 1.2}
     rows = []
-    for name, truth, start, bounds in CASES:
+    for name, truth, start, bounds, mask_e in CASES:
+        if name not in args.models.split(","):
+            continue
+        base = empty_dataset(st, q, e, temperature_K=5.0, mask_e=mask_e)
         model = load_model(name).with_parameters(**start)
         fw = ForwardModel(model, base, accuracy=args.accuracy)
         rng = np.random.default_rng(2024)
         vals, errs, t0 = [], [], time.perf_counter()
         for _ in range(args.realisations):
-            ds = load_dataset(noisy_map(fw, truth, nu, count_scale=50.0, rng=rng))
+            ds = load_dataset(noisy_map(fw, truth, nu, count_scale=50.0, rng=rng), mask_e=mask_e)
             fw.dataset = ds
             r = fit(FitProblem(model, [ds], list(truth), forwards=[fw], bounds=bounds, statistic="poisson"),
                     n_starts=4, n_local=1)

@@ -37,11 +37,16 @@ def main(argv=None):
     t = time.perf_counter()
     X, T = simulate_training_set(fw, {"J": (1.0, 4.0)}, args.n, seed=1)
     row = {"simulate_s": time.perf_counter() - t, "n": args.n}
-    k = 3 * args.n // 4
+    k = args.n // 2
+    c = 3 * args.n // 4  # train on the first half, calibrate sigma on the third quarter, test on the last
     est = AmortisedEstimator(["J"], {"J": (1.0, 4.0)}, X.shape[1])
     row["final_loss"] = est.train(X[:k], T[:k], epochs=args.epochs)
     row["train_s"] = est.train_seconds
+    row["coverage_68_uncalibrated"] = float(coverage_68(est, X[c:], T[c:])[0])
+    row["sigma_factor"] = float(est.calibrate(X[k:c], T[k:c])[0])
+    k = c
     row["coverage_68"] = float(coverage_68(est, X[k:], T[k:])[0])
+    row["n_test"] = args.n - k
     m, s = est.predict_features(X[k:])
     row["median_abs_error"] = float(np.median(np.abs(m - T[k:])))
     row["median_sigma"] = float(np.median(s))

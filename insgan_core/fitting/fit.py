@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 from ..errors import InsganInputError, SpinWaveInstabilityError
-from .forward import LINEAR_NUISANCES, NUISANCES, ForwardModel
+from .forward import LINEAR_NUISANCES, ForwardModel
 
 #: failures of the forward model at a parameter set (e.g. an unstable ordered structure): that point is
 #: given a huge cost so the optimiser steps back, instead of stopping the fit

@@ -52,6 +52,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="sample temperature(s) in K (one, or one per dataset); default: from the files")
     p.add_argument("--q-bins", default=None, metavar="START,STEP,END",
                    help="|Q| binning for NXSPE input (default 0.1,0.04,5.7 1/angstrom)")
+    p.add_argument("--e-bins", default=None, metavar="START,STEP,END",
+                   help="energy binning (meV) for NXSPE input (default: the file's bins)")
     p.add_argument("--instrument", default=None, help="instrument (default: from the file)")
     p.add_argument("--ei", type=float, default=None, metavar="MEV", help="incident energy (default: from the file)")
     p.add_argument("--chopper-package", default=None, metavar="PKG", help="chopper package (default: instrument's)")
@@ -123,7 +125,7 @@ def _load_model(name, overrides):
     return model.with_parameters(**overrides) if overrides else model
 
 
-def _datasets(args, chopper_frequency):
+def _datasets(args, chopper_frequency, *, full_energy_range: bool = False):
     from ..fitting import load_dataset
     from ..fitting.data import parse_window
 
@@ -134,7 +136,8 @@ def _datasets(args, chopper_frequency):
     for path, T in zip(args.measured, temps):
         if not Path(path).exists():
             raise InsganInputError(f"fit: measured file {path} does not exist")
-        out.append(load_dataset(path, q_bins=args.q_bins, temperature_K=T, instrument=args.instrument, ei_meV=args.ei,
+        out.append(load_dataset(path, q_bins=args.q_bins, e_bins=None if full_energy_range else args.e_bins,
+                                temperature_K=T, instrument=args.instrument, ei_meV=args.ei,
                                 chopper_frequency_hz=chopper_frequency, chopper_package=args.chopper_package,
                                 mask_elastic_meV=args.mask_elastic, mask_q=mq, mask_e=me))
     return out
@@ -158,7 +161,9 @@ def run(args) -> int:
     datasets = _datasets(args, args.chopper_frequency)
     chopper = None
     if args.fit_chopper:
-        chopper = elastic_half_max(datasets[0])
+        # the elastic line of the first file over its whole energy range (--e-bins may exclude it)
+        chopper = elastic_half_max(_datasets(args, args.chopper_frequency, full_energy_range=True)[0]
+                                   if args.e_bins else datasets[0])
         log.info("elastic line FWHM %.3f meV -> chopper frequency %g Hz", chopper["measured_fwhm_meV"],
                  chopper["frequency_hz"])
         if chopper["frequency_hz"] != datasets[0].settings.chopper_frequency_hz:

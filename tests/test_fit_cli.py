@@ -30,7 +30,7 @@ def measured_file(tmp_path_factory):
 def test_fit_cli_writes_outputs(measured_file, tmp_path, capsys):
     out = tmp_path / "fit"
     rc = main(["fit", "square_afm", str(measured_file), "--vary", "J", "--bounds", "J=1:4", "--starts", "2",
-               "--accuracy", "0.2", "--out", str(out)])
+               "--accuracy", "0.2", "--statistic", "poisson", "--out", str(out)])
     assert rc == 0
     d = json.loads((out / "parameters.json").read_text())
     j = d["parameters"][0]

@@ -64,8 +64,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "half-maximum width (first file; model-free, whatever the masks), then fit with it")
     p.add_argument("--fit-resolution", action="store_true",
                    help="also fit res_scale, a factor on the resins energy-resolution width")
-    p.add_argument("--statistic", choices=("auto", "chi2", "poisson"), default="auto",
-                   help="objective: error-weighted chi2 or Poisson deviance (auto: Poisson when all data >= 0)")
+    p.add_argument("--statistic", choices=("chi2", "poisson", "auto"), default="chi2",
+                   help="objective: error-weighted chi2 (default; reduced, normalised data) or the Poisson deviance "
+                        "(raw counting data, low counts; auto: Poisson when all fitted data >= 0)")
     p.add_argument("--starts", type=int, default=8, metavar="N", help="Latin-hypercube starts of the global stage")
     p.add_argument("--accuracy", type=float, default=0.05, metavar="REL", help="powder quadrature target (default 0.05)")
     p.add_argument("--profile", action="store_true", help="check each sigma with a profile of chi2")

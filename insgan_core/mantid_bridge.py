@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 #: the algorithm files shipped for Mantid's plugin loader
-ALGORITHM_FILES = ("SimulateINSSpinWave.py", "TrainINSGAN.py", "ApplyINSGAN.py")
+ALGORITHM_FILES = ("SimulateINSSpinWave.py", "TrainINSGAN.py", "ApplyINSGAN.py", "FitINSSpinWave.py")
 
 #: Mantid unit IDs insgan writes as a real unit on a numeric axis; other x units go on a Label axis
 _NATIVE_X_UNITS = ("MomentumTransfer", "Degrees")

@@ -86,9 +86,10 @@ class FitINSSpinWave(PythonAlgorithm):
                              doc="Remove |E| <= this from the fit (0: fit the elastic line with a Gaussian).")
         self.declareProperty(name="QMasks", defaultValue="",
                              doc="|Q| windows (inverse angstrom) removed from the fit, e.g. '1.1:1.3, 2.2:2.4'.")
-        self.declareProperty(name="Statistic", defaultValue="auto",
-                             validator=StringListValidator(["auto", "chi2", "poisson"]),
-                             doc="Error-weighted chi2 or Poisson deviance (auto: Poisson when all data >= 0).")
+        self.declareProperty(name="Statistic", defaultValue="chi2",
+                             validator=StringListValidator(["chi2", "poisson", "auto"]),
+                             doc="Error-weighted chi2 (reduced, normalised data) or Poisson deviance (raw counting "
+                                 "data; auto: Poisson when all fitted data >= 0).")
         self.declareProperty(name="Starts", defaultValue=8, validator=IntBoundedValidator(lower=0),
                              doc="Latin-hypercube starts of the global stage.")
         self.declareProperty(name="Accuracy", defaultValue=0.05, validator=FloatBoundedValidator(lower=0.0, exclusive=True),

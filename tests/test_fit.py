@@ -144,3 +144,19 @@ def test_bad_inputs(setup):
     with pytest.raises(InsganInputError, match="poisson needs data >= 0"):
         neg = meas.with_data(meas.signal - 10.0, meas.error)
         FitProblem(model, [load_dataset(neg)], ["J"], forwards=[fw], statistic="poisson")
+
+
+def test_chopper_frequency_from_the_elastic_line():
+    """A synthetic elastic line with the resins width of 350 Hz is recognised as 350 Hz, not the 250 Hz default."""
+    from insgan_core.fitting.chopper import elastic_half_max
+    from insgan_core.instrument.energy_resolution import energy_fwhm_meV
+
+    e = np.round(np.arange(-10.0, 20.0001, 0.31), 10)
+    st350 = InstrumentSettings(instrument="MERLIN", ei_meV=62.0, chopper_frequency_hz=350.0)
+    st250 = InstrumentSettings(instrument="MERLIN", ei_meV=62.0, chopper_frequency_hz=250.0)
+    base = empty_dataset(st250, Q, e, temperature_K=5.0)
+    fw = ForwardModel(load_model("square_afm"), base, accuracy=0.2, q_resolution=False)
+    nu = {"scale": 0.0, "bg_flat": 0.02, "bg_q2": 0.0, "elastic_amp": 5.0, "elastic_fwhm": energy_fwhm_meV(st350, 0.0)}
+    meas = noisy_map(fw, TRUTH, nu, count_scale=200.0, rng=np.random.default_rng(0))
+    r = elastic_half_max(load_dataset(meas, chopper_frequency_hz=250.0))
+    assert r["frequency_hz"] == 350.0, r

@@ -43,7 +43,7 @@ def test_declaration(standin):
     props = property_table(alg)
     assert list(props) == PROPERTIES
     assert all(p.documentation.strip() for p in props.values())
-    assert props["Statistic"].validator.allowedValues() == ["auto", "chi2", "poisson"]
+    assert props["Statistic"].validator.allowedValues() == ["chi2", "poisson", "auto"]
     assert props["Instrument"].validator.allowedValues() == ["FromWorkspace", "MAPS", "MERLIN", "MARI", "LET"]
     assert alg.category() == "Inelastic\\Simulation"
 

@@ -52,18 +52,21 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="sample temperature(s) in K (one, or one per dataset); default: from the files")
     p.add_argument("--q-bins", default=None, metavar="START,STEP,END",
                    help="|Q| binning for NXSPE input (default 0.1,0.04,5.7 1/angstrom)")
+    p.add_argument("--e-bins", default=None, metavar="START,STEP,END",
+                   help="energy binning (meV) for NXSPE input (default: the file's bins)")
     p.add_argument("--instrument", default=None, help="instrument (default: from the file)")
     p.add_argument("--ei", type=float, default=None, metavar="MEV", help="incident energy (default: from the file)")
     p.add_argument("--chopper-package", default=None, metavar="PKG", help="chopper package (default: instrument's)")
     p.add_argument("--chopper-frequency", type=float, default=None, metavar="HZ",
                    help="chopper frequency in Hz (default 250; files do not record it)")
     p.add_argument("--fit-chopper", action="store_true",
-                   help="choose the chopper frequency whose resolution matches the fitted elastic-line width, and "
-                        "refit with it (needs the elastic line unmasked)")
+                   help="choose the chopper frequency whose resins elastic width matches the measured elastic line's "
+                        "half-maximum width (first file; model-free, whatever the masks), then fit with it")
     p.add_argument("--fit-resolution", action="store_true",
                    help="also fit res_scale, a factor on the resins energy-resolution width")
-    p.add_argument("--statistic", choices=("auto", "chi2", "poisson"), default="auto",
-                   help="objective: error-weighted chi2 or Poisson deviance (auto: Poisson when all data >= 0)")
+    p.add_argument("--statistic", choices=("chi2", "poisson", "auto"), default="chi2",
+                   help="objective: error-weighted chi2 (default; reduced, normalised data) or the Poisson deviance "
+                        "(raw counting data, low counts; auto: Poisson when all fitted data >= 0)")
     p.add_argument("--starts", type=int, default=8, metavar="N", help="Latin-hypercube starts of the global stage")
     p.add_argument("--accuracy", type=float, default=0.05, metavar="REL", help="powder quadrature target (default 0.05)")
     p.add_argument("--profile", action="store_true", help="check each sigma with a profile of chi2")
@@ -123,7 +126,7 @@ def _load_model(name, overrides):
     return model.with_parameters(**overrides) if overrides else model
 
 
-def _datasets(args, chopper_frequency):
+def _datasets(args, chopper_frequency, *, full_energy_range: bool = False):
     from ..fitting import load_dataset
     from ..fitting.data import parse_window
 
@@ -134,7 +137,8 @@ def _datasets(args, chopper_frequency):
     for path, T in zip(args.measured, temps):
         if not Path(path).exists():
             raise InsganInputError(f"fit: measured file {path} does not exist")
-        out.append(load_dataset(path, q_bins=args.q_bins, temperature_K=T, instrument=args.instrument, ei_meV=args.ei,
+        out.append(load_dataset(path, q_bins=args.q_bins, e_bins=None if full_energy_range else args.e_bins,
+                                temperature_K=T, instrument=args.instrument, ei_meV=args.ei,
                                 chopper_frequency_hz=chopper_frequency, chopper_package=args.chopper_package,
                                 mask_elastic_meV=args.mask_elastic, mask_q=mq, mask_e=me))
     return out
@@ -149,22 +153,23 @@ def _fit_one(model, datasets, vary, bounds, args):
 
 
 def run(args) -> int:
-    from ..fitting.chopper import best_chopper_frequency
+    from ..fitting.chopper import elastic_half_max
 
     vary = [] if args.vary.strip().lower() == "none" else [v for v in args.vary.split(",") if v.strip()]
     overrides = parse_assignments(args.overrides, option="--set")
     bounds = parse_bounds(args.bounds)
     model = _load_model(args.model, overrides)
     datasets = _datasets(args, args.chopper_frequency)
-    result = _fit_one(model, datasets, vary, bounds, args)
     chopper = None
     if args.fit_chopper:
-        chopper = best_chopper_frequency(result)
-        log.info("elastic-line widths %s meV -> chopper frequency %g Hz", chopper["elastic_fwhm_meV"],
+        # the elastic line of the first file over its whole energy range (--e-bins may exclude it)
+        chopper = elastic_half_max(_datasets(args, args.chopper_frequency, full_energy_range=True)[0]
+                                   if args.e_bins else datasets[0])
+        log.info("elastic line FWHM %.3f meV -> chopper frequency %g Hz", chopper["measured_fwhm_meV"],
                  chopper["frequency_hz"])
         if chopper["frequency_hz"] != datasets[0].settings.chopper_frequency_hz:
             datasets = _datasets(args, chopper["frequency_hz"])
-            result = _fit_one(model, datasets, vary, bounds, args)
+    result = _fit_one(model, datasets, vary, bounds, args)
     out = Path(args.out)
     paths = result.write(out, figure=not args.no_figure)
     if chopper is not None:

@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 from ..errors import InsganInputError, SpinWaveInstabilityError
-from .forward import LINEAR_NUISANCES, NUISANCES, ForwardModel
+from .forward import LINEAR_NUISANCES, ForwardModel
 
 #: failures of the forward model at a parameter set (e.g. an unstable ordered structure): that point is
 #: given a huge cost so the optimiser steps back, instead of stopping the fit
@@ -53,7 +53,9 @@ class FitProblem:
     vary : sequence of str
         Hamiltonian parameters to fit (names of ``model.parameters``).
     bounds : dict name -> (low, high), optional
-        Bounds of varied parameters (Hamiltonian or nuisance names).
+        Bounds of varied parameters (Hamiltonian or nuisance names). A varied Hamiltonian parameter without
+        bounds keeps the sign of its start: [0, 3·start] (start > 0), [3·start, 0] (start < 0), [−1, 1]
+        (start 0) — the ordered structure, and so the model, depends on the signs of the couplings.
     fit_resolution : bool
         Also fit ``res_scale`` (energy-resolution width factor) per dataset.
     fit_elastic : bool or None
@@ -140,6 +142,8 @@ class FitProblem:
     def _bounds(self, bounds):
         lo = np.full(len(self.names), -np.inf)
         hi = np.full(len(self.names), np.inf)
+        for j, x in enumerate(self.x0[: len(self.vary)]):
+            lo[j], hi[j] = (0.0, 3.0 * x) if x > 0 else ((3.0 * x, 0.0) if x < 0 else (-1.0, 1.0))
         for j, (full, i, k) in enumerate(self.nuisance_names, start=len(self.vary)):
             if k in ("scale", "elastic_amp"):
                 lo[j] = 0.0
@@ -194,7 +198,7 @@ class FitProblem:
         try:
             maps = self.model_maps(x)
         except _MODEL_FAILURES as exc:
-            log.info("model evaluation failed at %s: %s", dict(zip(self.names, x)), exc)
+            log.debug("model evaluation failed at %s: %s", dict(zip(self.names, x)), exc)
             return np.full(self.n_data, 1e6)
         for m, d, c in zip(maps, self.datasets, self._counts_per_unit):
             k = d.mask
@@ -269,7 +273,7 @@ def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int =
         try:
             nus, c = problem.profile_linear(values, nus0)
         except _MODEL_FAILURES as exc:
-            log.info("global start %s failed: %s", values, exc)
+            log.debug("global start %s failed: %s", values, exc)
             table.append({"start": values, "chi2": float("inf")})
             continue
         x = np.clip(problem.join(values, nus), problem.lower, problem.upper)

@@ -99,3 +99,15 @@ def test_precision_argument_checked():
         SpinWaveCalculator(model, precision="half")
     with pytest.raises(InsganInputError, match="precision"):
         SpinWaveCalculator(model, precision="float32", hermitian=False)
+
+
+def test_path_map_precision_option():
+    from insgan_core.spinwave import path_map
+
+    model = load_model("kagome_q0")
+    kw = dict(path=[("G", (0, 0, 0)), ("M", (0.5, 0, 0)), ("K", (1 / 3, 1 / 3, 0))], e_edges=np.linspace(0, 10, 81),
+              points_per_segment=30, fwhm_meV=0.3)
+    ref = path_map(model, **kw)
+    fast = path_map(model, precision="float32", **kw)
+    assert fast.metadata.provenance["spinwave"]["precision"] == "float32"
+    assert np.abs(fast.signal - ref.signal).sum() / np.abs(ref.signal).sum() < 1e-3

@@ -86,8 +86,8 @@ def test_instability_still_raised_in_fast_path():
     from insgan_core.spinwave import Bond, Lattice, Site, SpinWaveModel
 
     # antiferromagnetic J on a ferromagnetic chain: stationary but unstable
-    model = SpinWaveModel(name="fm", lattice=Lattice(3.0, 10.0, 10.0), sites=[Site("A", (0, 0, 0), 2.5, moment=(0, 0, 1))],
-                          bonds=[Bond("A", "A", (1, 0, 0), 1.0)])
+    model = SpinWaveModel(name="fm", lattice=Lattice(3.0, 10.0, 10.0),
+                          sites=[Site("A", (0, 0, 0), 2.5, moment=(0, 0, 1))], bonds=[Bond("A", "A", (1, 0, 0), 1.0)])
     q = np.array([[0.1, 0, 0], [0.3, 0, 0]])
     with pytest.raises(SpinWaveInstabilityError, match=r"First offending Q = \[0\.1, 0\.0, 0\.0\]"):
         SpinWaveCalculator(model, precision="float32").dispersion(q)

@@ -24,7 +24,8 @@ from typing import Callable, Iterator, Sequence, TypeVar
 
 from ..errors import InsganInputError
 
-__all__ = ["single_blas_thread", "single_torch_thread", "default_workers", "resolve_workers", "map_chunks", "MAX_DEFAULT_WORKERS"]
+__all__ = ["single_blas_thread", "single_torch_thread", "default_workers", "resolve_workers", "map_chunks",
+           "MAX_DEFAULT_WORKERS"]
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -120,6 +120,11 @@ class SpinWaveCalculator:
                 "SpinWaveCalculator: precision = 'float32' needs backend='numpy' and hermitian=True "
                 f"(got backend={backend!r}, hermitian={hermitian})"
             )
+        if precision == "float32":
+            import importlib.util
+
+            if importlib.util.find_spec("torch") is None:
+                raise InsganInputError("SpinWaveCalculator: precision = 'float32' needs torch; install torch or use 'float64'")
         self.precision = precision
         self.model = model
         self.resolved = model.resolve()

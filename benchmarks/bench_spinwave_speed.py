@@ -229,16 +229,27 @@ def pyspinw_job(args) -> dict:
     ham = refmodels.build_pyspinw(md16)
     t16_py = min(_timed(lambda: ham._energies_and_intensities(q, intensity_unit="spin"))[1] for _ in range(3))
     res = {}
-    for backend in ("numpy", "torch"):
-        c = SpinWaveCalculator(refmodels.build_insgan(md16), backend=backend)
-        c.dispersion(q)
-        res[backend] = min(_timed(lambda: c.dispersion(q))[1] for _ in range(3))
+    # numpy/torch: complex128 throughout; numpy_float32: complex64 Cholesky + eigh with complex128
+    # refinement of soft / failed Q (SpinWaveCalculator(precision="float32"), <= 1e-3 relative, tested)
+    variants = {"numpy": {}, "torch": {"backend": "torch"}, "numpy_float32": {"precision": "float32"}}
+    ref_modes = None
+    for name, kw in variants.items():
+        c = SpinWaveCalculator(refmodels.build_insgan(md16), **kw)
+        E, S = c.dispersion(q)
+        if ref_modes is None:
+            ref_modes = (E, S)
+        else:  # sanity: same energies as the complex128 numpy path
+            assert np.abs(E - ref_modes[0]).max() <= 1e-3 * np.abs(ref_modes[0]).max(), name
+        res[name] = min(_timed(lambda: c.dispersion(q))[1] for _ in range(3))
     best_b = min(res, key=res.get)
     out["single_crystal_16"] = {"pyspinw_q_per_s": len(q) / t16_py,
                                 **{f"insgan_{b}_q_per_s": len(q) / t for b, t in res.items()},
-                                "ratio": t16_py / res[best_b]}
+                                "ratio": t16_py / res[best_b], "ratio_float64": t16_py / min(res["numpy"], res["torch"]),
+                                "best": best_b}
     print(f"    single crystal 16-site ({len(q)} Q): pySpinW {len(q) / t16_py:,.0f} Q/s; insgan numpy "
-          f"{len(q) / res['numpy']:,.0f} Q/s, torch {len(q) / res['torch']:,.0f} Q/s: {t16_py / res[best_b]:.2f}x")
+          f"{len(q) / res['numpy']:,.0f} Q/s, torch {len(q) / res['torch']:,.0f} Q/s, numpy float32 (refined) "
+          f"{len(q) / res['numpy_float32']:,.0f} Q/s: {t16_py / res[best_b]:.2f}x ({best_b}); "
+          f"complex128 only {out['single_crystal_16']['ratio_float64']:.2f}x")
     return out
 
 

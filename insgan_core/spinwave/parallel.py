@@ -24,7 +24,8 @@ from typing import Callable, Iterator, Sequence, TypeVar
 
 from ..errors import InsganInputError
 
-__all__ = ["single_blas_thread", "default_workers", "resolve_workers", "map_chunks", "MAX_DEFAULT_WORKERS"]
+__all__ = ["single_blas_thread", "single_torch_thread", "default_workers", "resolve_workers", "map_chunks",
+           "MAX_DEFAULT_WORKERS"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -70,6 +71,36 @@ def single_blas_thread() -> Iterator[None]:
             if _depth == 0 and _limiter is not None:
                 _limiter.restore_original_limits()
                 _limiter = None
+
+
+_torch_depth = 0
+_torch_threads = None  # torch's intra-op thread count before the outermost single_torch_thread block
+
+
+@contextmanager
+def single_torch_thread() -> Iterator[None]:
+    """Limit torch's intra-op threads to one inside the block (process-wide, reference-counted).
+
+    For batched small-matrix torch calls made from several worker threads (each already a core's worth of
+    work): intra-op threads on top of them oversubscribe the cores. The original count is restored when
+    the outermost block exits.
+    """
+    global _torch_depth, _torch_threads
+    import torch
+
+    with _lock:
+        if _torch_depth == 0:
+            _torch_threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _torch_depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _torch_depth -= 1
+            if _torch_depth == 0 and _torch_threads is not None:
+                torch.set_num_threads(_torch_threads)
+                _torch_threads = None
 
 
 def _available_cpus() -> int:

@@ -70,11 +70,16 @@ def sqw_points(
     device: str = "cpu",
     units: str = "spin",
     calculator: SpinWaveCalculator | None = None,
+    precision: str = "float64",
 ) -> np.ndarray:
-    """S(Q, E) per meV at a list of wavevectors (N, 3) r.l.u. on energy bins: array (N, ne)."""
+    """S(Q, E) per meV at a list of wavevectors (N, 3) r.l.u. on energy bins: array (N, ne).
+
+    ``precision="float32"`` (numpy backend) solves in complex64 with complex128 refinement of soft modes
+    (see :class:`SpinWaveCalculator`); ignored when ``calculator`` is given.
+    """
     e_axis = check_edges(e_edges, name="e_edges", unit="DeltaE")
     width = resolve_width(fwhm_meV, width_function)
-    calc = calculator or SpinWaveCalculator(model, backend=backend, device=device)
+    calc = calculator or SpinWaveCalculator(model, backend=backend, device=device, precision=precision)
     energies, weights = calc.spectrum(q_rlu, temperature_K=temperature_K, form_factor=form_factor, units=units)
     n = energies.shape[0]
     return histogram_modes(energies, weights, np.arange(n), n, e_axis.edges, width=width)
@@ -95,6 +100,7 @@ def path_map(
     device: str = "cpu",
     units: str = "spin",
     calculator: SpinWaveCalculator | None = None,
+    precision: str = "float64",
 ) -> INSMap:
     """S(Q, E) along a path of r.l.u. corners, as an INSMap with x unit ``rlu_path``.
 
@@ -106,6 +112,8 @@ def path_map(
         Corner labels (default: the hkl triples).
     e_edges : array_like
         Energy bin edges (meV).
+    precision : {"float64", "float32"}
+        As :class:`SpinWaveCalculator` (ignored when ``calculator`` is given).
 
     Returns
     -------
@@ -127,7 +135,7 @@ def path_map(
     first = x[0] - (mid[0] - x[0])
     last = x[-1] + (x[-1] - mid[-1])
     x_axis = Axis(np.concatenate([[first], mid, [last]]), "rlu_path", tuple(zip(corner_x.tolist(), labels)))
-    calc = calculator or SpinWaveCalculator(model, backend=backend, device=device)
+    calc = calculator or SpinWaveCalculator(model, backend=backend, device=device, precision=precision)
     signal = sqw_points(
         model, q, e_edges=e_edges, temperature_K=temperature_K, fwhm_meV=fwhm_meV,
         width_function=width_function, form_factor=form_factor, units=units, calculator=calc,
@@ -142,6 +150,7 @@ def path_map(
         "labels": list(labels),
         "form_factor": bool(form_factor),
         "fwhm_meV": None if fwhm_meV is None or callable(fwhm_meV) else float(fwhm_meV),
+        "precision": calc.precision,
     }
     md = MapMetadata(temperature_K=float(temperature_K), sample=calc.model.name, provenance={"spinwave": provenance})
     return INSMap(signal, np.zeros_like(signal), x_axis, e_axis, md, distribution=True)

@@ -21,6 +21,21 @@ def test_simulate_explicit_binning(tmp_path):
     assert above < 1e-6 * smap.signal.sum()
 
 
+def test_simulate_default_quadrature_and_accuracy_option(tmp_path, capsys):
+    """Without --directions the deterministic powder plan is used (the README's commands give none)."""
+    out = tmp_path / "plan.nxs"
+    assert main(["-q", "simulate", "afm_chain", "--q-bins", "0.2,0.2,2", "--e-bins", "0,1,20", "--fwhm", "1.0",
+                 "--accuracy", "0.1", "-o", str(out)]) == 0
+    smap = load(out)
+    assert np.isfinite(smap.signal).all() and smap.signal.sum() > 0
+    # the band top is 2JS (library J, S = 2.5): nothing 2 meV above it with a 1 meV FWHM
+    j = smap.metadata.provenance["spinwave"]["parameters"]["J"]
+    assert smap.signal[:, smap.e_axis.centres > 5 * j + 2].sum() < 1e-6 * smap.signal.sum()
+    assert main(["-q", "simulate", "afm_chain", "--q-bins", "0.2,0.2,2", "--e-bins", "0,1,20",
+                 "--accuracy", "0", "-o", str(out)]) == 2
+    assert "--accuracy" in capsys.readouterr().err
+
+
 def test_simulate_on_the_grid_of_a_real_file(tmp_path, experimental_dir):
     ref = experimental_dir / "aluminium_Ei60.nxspe"  # processed NeXus (detector space): needs --q-bins
     out = tmp_path / "tri.nxs"

@@ -120,7 +120,7 @@ def grid_from_args(args) -> tuple[np.ndarray, np.ndarray, dict]:
     return q_edges, e_edges, info
 
 
-#: most directions per |Q| shell accepted (the default is 1597; 10^5 is already far beyond convergence)
+#: most directions per |Q| shell accepted with --directions (10^5 is already far beyond convergence)
 MAX_DIRECTIONS = 100_000
 
 
@@ -128,8 +128,10 @@ def check_simulation_size(args, q_edges, e_edges) -> None:
     """Refuse physics options and grids that are meaningless or would not fit in memory (before any work)."""
     from ..data.limits import check_allocation
 
-    if not 1 <= args.directions <= MAX_DIRECTIONS:
+    if args.directions is not None and not 1 <= args.directions <= MAX_DIRECTIONS:
         raise InsganInputError(f"--directions: must be between 1 and {MAX_DIRECTIONS:,}, got {args.directions}")
+    if args.accuracy is not None and not (math.isfinite(args.accuracy) and 0.005 <= args.accuracy <= 1):
+        raise InsganInputError(f"--accuracy: must be a relative error between 0.005 and 1, got {args.accuracy}")
     if not (math.isfinite(args.temperature) and 0 <= args.temperature <= 1e5):
         raise InsganInputError(f"--temperature: must be a finite temperature >= 0 K, got {args.temperature}")
     if args.fwhm is not None and not (math.isfinite(args.fwhm) and args.fwhm > 0):
@@ -139,8 +141,9 @@ def check_simulation_size(args, q_edges, e_edges) -> None:
     nq, ne = len(q_edges) - 1, len(e_edges) - 1
     check_allocation(float(nq) * ne, bytes_per_item=100, what=f"--q-bins x --e-bins: {nq} x {ne} bins",
                      hint="use coarser binning or a smaller range")
-    check_allocation(float(nq) * args.directions, bytes_per_item=64,
-                     what=f"{nq} |Q| shells x {args.directions} directions", hint="use fewer --directions or |Q| bins")
+    if args.directions is not None:
+        check_allocation(float(nq) * args.directions, bytes_per_item=64,
+                         what=f"{nq} |Q| shells x {args.directions} directions", hint="use fewer --directions or |Q| bins")
 
 
 def run(args) -> int:

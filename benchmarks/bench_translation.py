@@ -67,6 +67,7 @@ def learned_model_fit():
 def fit_all(names, sims, targets, temps, *, settings, detectors, learned, quick):
     """Fitted translators (baselines, then the learned model) and the fit time of each."""
     from insgan_core.translation.baselines import fit_baseline
+    from insgan_core.translation.evaluation import Renamed
 
     out, seconds, errors = [], {}, {}
     for name in names:
@@ -85,22 +86,6 @@ def fit_all(names, sims, targets, temps, *, settings, detectors, learned, quick)
             errors["model"] = f"{type(exc).__name__}: {exc}"
             _log(f"  learned model failed to fit: {errors['model']}")
     return out, seconds, errors
-
-
-class Renamed:
-    """A translator under another name (the learned model and the structured baseline are both "structured")."""
-
-    def __init__(self, inner, name: str):
-        self.inner, self.name = inner, name
-
-    def predict(self, sim, *, temperature_K):
-        return self.inner.predict(sim, temperature_K=temperature_K)
-
-    def sample(self, sim, *, temperature_K, rng):
-        return self.inner.sample(sim, temperature_K=temperature_K, rng=rng)
-
-    def parameters(self) -> dict:
-        return {"model": repr(self.inner)}
 
 
 def _band(m) -> float:

@@ -64,19 +64,6 @@ def parse_baselines(text: str) -> list[str]:
     return names
 
 
-class _Renamed:
-    """A translator under another name (the saved model and the structured baseline are both "structured")."""
-
-    def __init__(self, inner, name: str):
-        self.inner, self.name = inner, name
-
-    def predict(self, sim, *, temperature_K):
-        return self.inner.predict(sim, temperature_K=temperature_K)
-
-    def sample(self, sim, *, temperature_K, rng):
-        return self.inner.sample(sim, temperature_K=temperature_K, rng=rng)
-
-
 def load_translation_model(path: str):
     """A saved translation model with ``predict``/``sample`` (kind ``structured``), named ``"model"``."""
     if not Path(path).is_file():
@@ -90,7 +77,9 @@ def load_translation_model(path: str):
     if not (callable(getattr(model, "predict", None)) and callable(getattr(model, "sample", None))):
         raise InsganInputError(f"--model: '{path}' is a GAN model file; only translation models with predict/sample "
                                "(kind 'structured', from 'insgan train') are judged with --baselines")
-    return _Renamed(model, "model")
+    from ..translation.evaluation import Renamed
+
+    return Renamed(model, "model")
 
 
 def _files(paths, option: str) -> list[Path]:

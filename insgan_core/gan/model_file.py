@@ -39,7 +39,7 @@ from ..errors import InsganFileError, InsganInputError
 
 __all__ = [
     "FORMAT_VERSION", "METADATA_KEY", "REQUIRED_KEYS", "STRUCTURED_REQUIRED_KEYS", "save_model", "read_metadata",
-    "read_validated", "load_model",
+    "read_validated", "load_model", "write_module",
 ]
 
 #: version of the metadata layout written by this insgan; files with a larger number are refused
@@ -109,8 +109,6 @@ def save_model(path, *, generator: nn.Module, metadata: dict) -> Path:
     Path
         The written file.
     """
-    from safetensors.torch import save as st_save
-
     path = Path(path)
     md = dict(metadata)
     md["format_version"] = FORMAT_VERSION
@@ -120,8 +118,17 @@ def save_model(path, *, generator: nn.Module, metadata: dict) -> Path:
         text = json.dumps(md, default=_json_default, sort_keys=True)
     except (TypeError, ValueError) as exc:
         raise InsganInputError(f"save_model({path}): metadata is not JSON-serialisable: {exc}") from None
-    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in generator.state_dict().items()}
-    payload = st_save(tensors, metadata={METADATA_KEY: text})
+    return write_module(path, generator, text)
+
+
+def write_module(path, module: nn.Module, metadata_text: str) -> Path:
+    """Write ``module``'s state dict and the insgan JSON metadata string as one safetensors file,
+    atomically (temporary file in the same folder, fsync, rename)."""
+    from safetensors.torch import save as st_save
+
+    path = Path(path)
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
+    payload = st_save(tensors, metadata={METADATA_KEY: metadata_text})
     with atomic_path(path, suffix=".safetensors") as tmp:
         with open(tmp, "wb") as fh:
             fh.write(payload)

@@ -28,7 +28,24 @@ from ..data.ins_map import INSMap
 from ..errors import InsganInputError
 from ..gan.metrics import noise_variance_to_mean, patch_distance, peak_centre_fwhm, relative_l1
 
-__all__ = ["evaluate_translators", "chi2_per_bin", "common_integral", "summarise"]
+__all__ = ["evaluate_translators", "chi2_per_bin", "common_integral", "summarise", "Renamed"]
+
+
+class Renamed:
+    """A translator under another name in a report (a learned model and the structured baseline are both
+    "structured")."""
+
+    def __init__(self, inner, name: str):
+        self.inner, self.name = inner, name
+
+    def predict(self, sim, *, temperature_K):
+        return self.inner.predict(sim, temperature_K=temperature_K)
+
+    def sample(self, sim, *, temperature_K, rng):
+        return self.inner.sample(sim, temperature_K=temperature_K, rng=rng)
+
+    def parameters(self) -> dict:
+        return {"model": repr(self.inner)}
 
 
 def chi2_per_bin(pred: INSMap, target: INSMap, *, e_min_meV: float | None = None) -> tuple[float, int]:

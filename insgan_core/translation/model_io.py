@@ -9,15 +9,13 @@ coverage and count-scale maps. Loading parses only JSON and raw tensor bytes (no
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from .._version import __version__
-from ..data.io._atomic import atomic_path
 from ..errors import InsganFileError, InsganInputError
-from ..gan.model_file import FORMAT_VERSION, METADATA_KEY, read_validated
+from ..gan.model_file import FORMAT_VERSION, read_validated, write_module
 
 __all__ = ["save_structured", "load_structured", "load_translator", "structured_metadata"]
 
@@ -44,22 +42,13 @@ def save_structured(model, path) -> Path:
     """Write ``model`` to ``path`` (``.safetensors``) atomically."""
     import json
 
-    from safetensors.torch import save as st_save
-
     path = Path(path)
     if path.suffix.lower() != ".safetensors":
         raise InsganInputError(f"save: model file '{path}' must end in .safetensors")
     md = structured_metadata(model)
     md["format_version"] = FORMAT_VERSION
     text = json.dumps(md, sort_keys=True, default=lambda o: o.item() if isinstance(o, np.generic) else str(o))
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    payload = st_save(tensors, metadata={METADATA_KEY: text})
-    with atomic_path(path, suffix=".safetensors") as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-    return path
+    return write_module(path, model, text)
 
 
 def _from_metadata(md: dict, where: str):

@@ -109,5 +109,7 @@ class AtExposure:
         return pred.with_data(counts / cx, np.sqrt(counts) / cx)
 
     def parameters(self) -> dict:
-        inner = self.inner.parameters() if hasattr(self.inner, "parameters") else {"model": repr(self.inner)}
+        inner = self.inner.parameters() if hasattr(self.inner, "parameters") else None
+        if not isinstance(inner, dict):  # torch modules' parameters() are their tensors
+            inner = {"model": repr(self.inner)}
         return {**inner, "exposure_relative": self.exposure}

@@ -78,7 +78,7 @@ def _from_metadata(md: dict, where: str):
 
 
 #: tensors added with the count-domain background; older files lack them (the term is then off, amplitude 0)
-_OPTIONAL_TENSORS = ("cnt_amp", "cnt_log_dlambda")
+_OPTIONAL_TENSORS = ("cnt_amp", "cnt_log_dlambda", "exposure_map")
 
 
 def load_structured(path):
@@ -94,10 +94,9 @@ def load_structured(path):
         tensors = st_load(data)
     except SafetensorError as exc:
         raise InsganFileError(f"model file {path}: safetensors could not read the tensors ({exc}); corrupt file") from None
-    if not model.count_background:
-        for name in _OPTIONAL_TENSORS:
-            if name not in tensors:
-                tensors[name] = model.state_dict()[name].clone()
+    for name in _OPTIONAL_TENSORS:
+        if name not in tensors and not (model.count_background and name.startswith("cnt_")):
+            tensors[name] = model.state_dict()[name].clone()
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:

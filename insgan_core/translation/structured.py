@@ -155,6 +155,8 @@ class StructuredTranslator(nn.Module):
         self.register_buffer("sigma_q0", t(sigma_q0).reshape(nq, ne))
         self.register_buffer("coverage", torch.ones(nq, ne, dtype=_DT))
         self.register_buffer("count_scale", torch.zeros(nq, ne, dtype=_DT))
+        # per-bin counts per unit intensity S/σ² of the training run(s) at the reference exposure (0: unknown)
+        self.register_buffer("exposure_map", torch.zeros(nq, ne, dtype=_DT))
         # nonlinear parameters (Adam)
         self.e_width = nn.Parameter(torch.zeros(3, dtype=_DT))
         self.q_width = nn.Parameter(torch.zeros(2, dtype=_DT))
@@ -447,6 +449,22 @@ class StructuredTranslator(nn.Module):
         out.metadata.provenance = dict(out.metadata.provenance)
         out.metadata.provenance["translation"] = self._record("poisson", rebinned, x)
         return self._back(out, sim, rebinned)
+
+    def exposure_of(self, run) -> float:
+        """Exposure of a measured run relative to training (x = c_run / c_train), read from its errors.
+
+        ``run``: a measured map on the model grid (INSMap or (signal, error)). Median of the per-bin ratio to
+        the training run's S/σ² where both have counts; the ratio of medians when the model has no
+        per-bin map (files from before it existed).
+        """
+        from ..data.exposure import relative_exposure
+
+        ref = self.exposure_map.numpy()
+        if (ref > 0).sum() >= 10:
+            return relative_exposure(run, reference=ref, where="exposure_of")
+        if self.training_exposure is None:
+            raise InsganInputError("exposure_of: this model has no training exposure (its targets had no errors)")
+        return relative_exposure(run, reference=self.training_exposure, where="exposure_of")
 
     @property
     def has_count_scale(self) -> bool:
@@ -789,19 +807,27 @@ def _one_thread():
         torch.set_num_threads(n)
 
 
-def _training_exposures(targets) -> tuple[list[float], float | None]:
-    """Relative exposures x_i of the targets (geometric mean 1) and their reference counts per unit intensity;
-    ([1, …], None) when no target carries counting errors."""
-    values = []
-    for k, t in enumerate(targets):
-        try:
-            values.append(run_exposure(t, where=f"fit_structured: target {k}"))
-        except InsganInputError:
-            values.append(None)
-    if any(v is None for v in values):
-        return [1.0] * len(targets), None
-    ref = float(np.exp(np.mean(np.log(values))))
-    return [v / ref for v in values], ref
+def _training_exposures(targets) -> tuple[list[float], float | None, np.ndarray | None]:
+    """Relative exposures x_i of the targets (geometric mean 1; each measured against target 0 bin by bin),
+    the reference counts per unit intensity (median) and the per-bin S/σ² map at the reference exposure
+    (geometric mean of the targets' maps over x_i, 0 where none has counts); ([1, …], None, None) when a
+    target carries no counting errors."""
+    from ..data.exposure import exposure_map, relative_exposure
+
+    try:
+        c0 = run_exposure(targets[0], where="fit_structured: target 0")
+        rel = [1.0] + [relative_exposure(t, reference=targets[0], where=f"fit_structured: target {k}")
+                       for k, t in enumerate(targets[1:], start=1)]
+    except InsganInputError:
+        return [1.0] * len(targets), None, None
+    g = float(np.exp(np.mean(np.log(rel))))
+    xs = [r / g for r in rel]
+    logs = np.array([np.where(exposure_map(t) > 0, np.log(np.maximum(exposure_map(t), 1e-300) / x), np.nan)
+                     for t, x in zip(targets, xs)])
+    with np.errstate(invalid="ignore"):
+        n = np.isfinite(logs).sum(0)
+        cmap = np.where(n > 0, np.exp(np.nansum(logs, 0) / np.maximum(n, 1)), 0.0)
+    return xs, c0 / xs[0], cmap
 
 
 def fit_structured(*args, **kwargs) -> StructuredTranslator:
@@ -901,8 +927,11 @@ def _fit_structured(
     cov = (_coverage_from_detectors(ref.x_axis.edges, ref.e_axis.edges, detectors) if detectors is not None
            else np.any([np.isfinite(t.signal) for t in targets], axis=0))
     # exposure of each target from its errors, relative to their geometric mean (the model's reference)
-    exposures, c_ref = _training_exposures(targets)
+    exposures, c_ref, cmap = _training_exposures(targets)
     model.training_exposure = c_ref
+    if cmap is not None:
+        with torch.no_grad():
+            model.exposure_map.copy_(torch.from_numpy(cmap))
     if count_background:
         with torch.no_grad():
             model.nei_log_lambda.fill_(math.log(COUNT_PRIOR_SHARP_LAMBDA_MEV))

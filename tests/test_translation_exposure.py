@@ -1,0 +1,170 @@
+"""Run exposure (insgan_core.data.exposure) and its use in the structured translator: counting noise and the
+background fixed in counts move between runs of different exposure; exposure read from the shared MERLIN
+Bi2Fe4O9 files' own errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from insgan_core.data import Axis, INSMap
+from insgan_core.data.exposure import check_exposure, exposure_map, relative_exposure, run_exposure
+from insgan_core.errors import InsganInputError
+from insgan_core.translation import StructuredTranslator, load_translator
+from insgan_core.translation.exposure import AtExposure, count_prior_energy_bins
+
+Q_EDGES = np.arange(0.5, 3.0001, 0.25)
+E_EDGES = np.arange(-5.0, 50.0001, 1.0)
+
+
+def _map(signal, error=None):
+    return INSMap(signal, error, Axis(Q_EDGES, "MomentumTransfer"), Axis(E_EDGES, "DeltaE"))
+
+
+def _poisson_run(mu, c, rng):
+    """A measured-like map of expected intensity mu with counts per unit intensity c (array or scalar)."""
+    n = rng.poisson(mu * c).astype(float)
+    return _map(n / c, np.sqrt(n) / c)
+
+
+def _model(**kw):
+    nq, ne = Q_EDGES.size - 1, E_EDGES.size - 1
+    return StructuredTranslator(Q_EDGES, E_EDGES, np.full(ne, 1.0), np.full((nq, ne), 0.05), ei_meV=62.0, **kw)
+
+
+def test_poisson_maps_with_known_exposure_recover_it():
+    rng = np.random.default_rng(1)
+    shape = (Q_EDGES.size - 1, E_EDGES.size - 1)
+    mu = 50.0 * np.exp(-np.linspace(0, 3, shape[1]))[None, :] * np.ones(shape) + 1.0
+    c_bins = rng.uniform(0.5, 2.0, shape)  # detector efficiency, solid angle, ki/kf: varies bin to bin
+    ref = _poisson_run(mu, 3.0 * c_bins, rng)
+    for x in (0.05, 0.7, 17.5):
+        run = _poisson_run(mu, 3.0 * x * c_bins, rng)
+        assert relative_exposure(run, reference=ref) == pytest.approx(x, rel=1e-9)  # S/σ² = c exactly per bin
+        # the ratio of medians is only approximate (different bins hold counts)
+        assert relative_exposure(run, reference=run_exposure(ref)) == pytest.approx(x, rel=0.35)
+    np.testing.assert_allclose(exposure_map(ref)[ref.signal > 0], 3.0 * c_bins[ref.signal > 0])
+
+
+def test_exposure_of_the_shared_bi2fe4o9_runs(bi2fe4o9_5k, experimental_dir):
+    from insgan_core.data.grid import parse_binning
+    from insgan_core.data.io import load
+    from insgan_core.data.reduction import powder_map
+
+    f300 = experimental_dir / "bi2fe4o9_Ei62_300K.nxspe"
+    if not (bi2fe4o9_5k.is_file() and f300.is_file()):
+        pytest.skip("shared Bi2Fe4O9 files not found")
+    raw5, raw300 = load(bi2fe4o9_5k), load(f300)
+    # raw detector × energy data: one exposure ratio, the same in every energy bin
+    assert relative_exposure(raw5, reference=raw300) == pytest.approx(17.5, abs=0.2)
+    c5, c300 = exposure_map(raw5), exposure_map(raw300)
+    for j in range(0, c5.shape[1], 20):
+        both = (c5[:, j] > 0) & (c300[:, j] > 0)
+        assert np.median(c5[both, j] / c300[both, j]) == pytest.approx(17.5, abs=0.6)
+    q, e = parse_binning("0,0.05,6", name="q"), parse_binning("-15.5,0.5,52.5", name="e")
+    m5, m300 = powder_map(raw5, q_edges=q, e_edges=e), powder_map(raw300, q_edges=q, e_edges=e)
+    assert relative_exposure(m5, reference=m300) == pytest.approx(17.5, abs=0.2)
+    assert relative_exposure(m300, reference=m5) == pytest.approx(1 / 17.5, rel=0.012)
+
+
+def test_count_domain_background_scales_as_one_over_exposure():
+    model = _model(count_background=True)
+    with torch.no_grad():
+        model.cnt_amp.fill_(40.0)
+        model.nei_amp.fill_(7.0)
+        model.h[0].fill_(3.0)
+    sim = _map(np.zeros((Q_EDGES.size - 1, E_EDGES.size - 1)))
+    p1 = model.predict(sim, temperature_K=5.0).signal
+    comp = model.components(torch.zeros(1, *model.shape, dtype=torch.float64), torch.tensor([5.0], dtype=torch.float64))
+    counts = comp["count_background"][0].detach().numpy()
+    assert counts.max() > 1.0
+    for x in (0.25, 4.0, 17.5):
+        px = model.predict(sim, temperature_K=5.0, exposure=x).signal
+        np.testing.assert_allclose(px - p1, counts * (1.0 / x - 1.0), rtol=1e-10, atol=1e-10)
+    # the intensity-domain terms do not move: at a very large exposure only they remain
+    np.testing.assert_allclose(model.predict(sim, temperature_K=5.0, exposure=1e12).signal, p1 - counts, rtol=1e-9)
+
+
+def test_generated_noise_variance_to_mean_is_one_over_exposure_times_c():
+    model = _model()
+    c = 2.0
+    with torch.no_grad():
+        model.h[0].fill_(30.0)
+        model.count_scale.fill_(c)
+    sim = _map(np.zeros((Q_EDGES.size - 1, E_EDGES.size - 1)))
+    rng = np.random.default_rng(3)
+    for x in (1.0, 0.1, 8.0):
+        draws = np.array([model.sample(sim, temperature_K=5.0, rng=rng, exposure=x).signal for _ in range(200)])
+        mean, var = draws.mean(0), draws.var(0)
+        ratio = np.median(var / mean)
+        assert ratio == pytest.approx(1.0 / (x * c), rel=0.05)
+        # the errors the sample carries are its own Poisson errors: S/σ² = x c
+        one = model.sample(sim, temperature_K=5.0, rng=rng, exposure=x)
+        assert run_exposure(one) == pytest.approx(x * c, rel=1e-9)
+        pred = model.predict(sim, temperature_K=5.0, exposure=x)
+        np.testing.assert_allclose(pred.error, np.sqrt(30.0 / (x * c)))
+
+
+def test_baseline_sampling_at_an_exposure():
+    class Flat:
+        name = "flat"
+        count_scale = 4.0
+
+        def predict(self, sim, *, temperature_K, detectors=None):
+            return sim.with_data(np.full(sim.shape, 25.0))
+
+        def sample(self, sim, *, temperature_K, rng, detectors=None):
+            raise AssertionError("AtExposure draws the noise itself for translators without an exposure")
+
+    sim = _map(np.zeros((Q_EDGES.size - 1, E_EDGES.size - 1)))
+    out = AtExposure(Flat(), 0.5).sample(sim, temperature_K=5.0, rng=np.random.default_rng(0))
+    assert run_exposure(out) == pytest.approx(2.0)
+    assert AtExposure(Flat(), 0.5).parameters()["exposure_relative"] == 0.5
+
+
+def test_model_file_keeps_the_training_exposure(tmp_path):
+    model = _model(count_background=True)
+    rng = np.random.default_rng(5)
+    with torch.no_grad():
+        model.cnt_amp.uniform_(1.0, 2.0)
+        model.count_scale.fill_(3.0)
+        model.exposure_map.copy_(torch.from_numpy(rng.uniform(2.0, 4.0, model.shape)))
+    model.training_exposure = 3.1
+    path = model.save(tmp_path / "m.safetensors")
+    back = load_translator(path)
+    assert back.training_exposure == 3.1 and back.count_background
+    np.testing.assert_array_equal(back.exposure_map.numpy(), model.exposure_map.numpy())
+    np.testing.assert_array_equal(back.cnt_amp.detach().numpy(), model.cnt_amp.detach().numpy())
+    # a measured run of 5× the training exposure, read from its errors against the stored per-bin map
+    mu = np.full(model.shape, 40.0)
+    run = _poisson_run(mu, 5.0 * model.exposure_map.numpy(), rng)
+    assert back.exposure_of(run) == pytest.approx(5.0, rel=1e-9)
+    sim = _map(np.zeros(model.shape))
+    assert back.apply(sim, exposure=5.0, temperature_K=5.0).metadata.provenance["translation"]["exposure_relative"] == 5.0
+
+
+def test_bad_exposure_input_gives_clear_errors():
+    shape = (Q_EDGES.size - 1, E_EDGES.size - 1)
+    with pytest.raises(InsganInputError, match="errors all zero or NaN"):
+        run_exposure(_map(np.ones(shape), np.zeros(shape)), where="run.nxspe")
+    with pytest.raises(InsganInputError, match="run.nxspe"):
+        run_exposure(_map(np.ones(shape), np.full(shape, np.nan)), where="run.nxspe")
+    for bad in (-1.0, 0.0, float("nan"), float("inf"), "a lot"):
+        with pytest.raises(InsganInputError, match="--exposure: expected a number > 0"):
+            check_exposure(bad, name="--exposure")
+    model = _model()
+    sim = _map(np.zeros(shape))
+    with pytest.raises(InsganInputError, match="exposure"):
+        model.predict(sim, temperature_K=5.0, exposure=-2.0)
+    good = _map(np.full(shape, 4.0), np.full(shape, 1.0))
+    with pytest.raises(InsganInputError, match="one grid"):
+        relative_exposure(good, reference=np.ones((2, 2)))
+
+
+def test_prior_ties_the_profiles_above_the_onset():
+    e = np.arange(40.0, 53.0, 1.0)
+    jt = count_prior_energy_bins(e, 62.0)  # onset 0.75·62 = 46.5 meV
+    ec = 0.5 * (e[1:] + e[:-1])
+    assert np.all(jt[ec <= 46.5] == np.flatnonzero(ec <= 46.5))
+    assert np.all(jt[ec > 46.5] == np.flatnonzero(ec <= 46.5)[-1])

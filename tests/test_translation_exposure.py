@@ -13,6 +13,7 @@ from insgan_core.data.exposure import check_exposure, exposure_map, relative_exp
 from insgan_core.errors import InsganInputError
 from insgan_core.translation import StructuredTranslator, load_translator
 from insgan_core.translation.exposure import AtExposure, count_prior_energy_bins
+from mantid_standin.fixture import mantid_standin, standin  # noqa: F401  (plugin test)
 
 Q_EDGES = np.arange(0.5, 3.0001, 0.25)
 E_EDGES = np.arange(-5.0, 50.0001, 1.0)
@@ -168,3 +169,50 @@ def test_prior_ties_the_profiles_above_the_onset():
     ec = 0.5 * (e[1:] + e[:-1])
     assert np.all(jt[ec <= 46.5] == np.flatnonzero(ec <= 46.5))
     assert np.all(jt[ec > 46.5] == np.flatnonzero(ec <= 46.5)[-1])
+
+
+def _saved_model(tmp_path):
+    model = _model(count_background=True)
+    rng = np.random.default_rng(11)
+    with torch.no_grad():
+        model.cnt_amp.uniform_(5.0, 9.0)
+        model.h[0].fill_(10.0)
+        model.count_scale.fill_(2.0)
+        model.exposure_map.copy_(torch.from_numpy(rng.uniform(1.5, 2.5, model.shape)))
+    model.training_exposure = 2.0
+    return model, model.save(tmp_path / "exp.safetensors")
+
+
+def test_cli_apply_takes_an_exposure_or_a_measured_run(tmp_path):
+    from insgan_core.cli.main import main
+    from insgan_core.data import io
+
+    model, path = _saved_model(tmp_path)
+    rng = np.random.default_rng(2)
+    sim = _map(rng.uniform(0.0, 1.0, model.shape))
+    io.save(sim, tmp_path / "sim.npz")
+    like = _poisson_run(np.full(model.shape, 30.0), 0.25 * model.exposure_map.numpy(), rng)
+    io.save(like, tmp_path / "like.npz")
+    assert main(["-q", "apply", str(path), str(tmp_path / "sim.npz"), "-o", str(tmp_path / "a.npz"), "--exposure", "0.25",
+                 "--temperature", "5"]) == 0
+    assert main(["-q", "apply", str(path), str(tmp_path / "sim.npz"), "-o", str(tmp_path / "b.npz"), "--like-run",
+                 str(tmp_path / "like.npz"), "--temperature", "5"]) == 0
+    expected = model.predict(sim, temperature_K=5.0, exposure=0.25).signal
+    np.testing.assert_allclose(io.load(tmp_path / "a.npz").signal, expected, rtol=1e-10)
+    np.testing.assert_allclose(io.load(tmp_path / "b.npz").signal, expected, rtol=1e-9)
+    assert not np.allclose(model.predict(sim, temperature_K=5.0).signal, expected)
+    assert main(["-q", "apply", str(path), str(tmp_path / "sim.npz"), "-o", str(tmp_path / "c.npz"), "--exposure", "-1"]) == 2
+
+
+def test_apply_algorithm_exposure_property(standin, tmp_path):  # noqa: F811
+    from insgan_core import mantid_bridge
+
+    model, path = _saved_model(tmp_path)
+    sim = _map(np.random.default_rng(4).uniform(0.0, 1.0, model.shape))
+    sim.metadata.temperature_K = 5.0
+    mantid_bridge.map_to_workspace(sim, name="sim")
+    out = standin.simpleapi.ApplyINSGAN(InputWorkspace="sim", ModelFile=str(path), ExposureRelative=4.0, OutputWorkspace="o")
+    got = mantid_bridge.workspace_to_map(out)
+    np.testing.assert_allclose(got.signal, model.predict(sim, temperature_K=5.0, exposure=4.0).signal, rtol=1e-9, equal_nan=True)
+    with pytest.raises(Exception, match="ExposureRelative"):
+        standin.simpleapi.ApplyINSGAN(InputWorkspace="sim", ModelFile=str(path), ExposureRelative=-1.0, OutputWorkspace="o2")

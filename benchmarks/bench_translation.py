@@ -76,9 +76,10 @@ def fit_all(names, sims, targets, temps, *, settings, detectors, learned, quick,
         out.append(fit_baseline(name, sims, targets, temperatures_K=temps, settings=settings, detectors=detectors))
         seconds[name] = time.perf_counter() - t0
     if learned is not None:
-        params = inspect.signature(learned).parameters
+        params = inspect.signature(inspect.unwrap(learned)).parameters
+        takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
         kw = {k: v for k, v in (("settings", settings), ("detectors", detectors), *(model_options or {}).items())
-              if k in params}
+              if takes_all or k in params}
         t0 = time.perf_counter()
         try:
             model = Renamed(learned(sims, targets, temperatures_K=temps, **kw), "model")

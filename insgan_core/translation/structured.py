@@ -559,7 +559,7 @@ class StructuredTranslator(nn.Module):
 
     def __repr__(self):
         nq, ne = self.shape
-        return (f"StructuredTranslator(grid {nq} |Q| x {ne} E bins, Ei={self.ei_meV:g} meV, a={float(self.a[0]):.4g}, "
+        return (f"StructuredTranslator(grid {nq} |Q| x {ne} E bins, Ei={self.ei_meV:g} meV, a={float(self.a.detach()[0]):.4g}, "
                 f"phonon={self.use_phonon}, residual={self.residual_fraction:g})")
 
 

@@ -12,7 +12,7 @@ from insgan_core.data import Axis, INSMap
 from insgan_core.data.exposure import check_exposure, exposure_map, relative_exposure, run_exposure
 from insgan_core.errors import InsganInputError
 from insgan_core.translation import StructuredTranslator, load_translator
-from insgan_core.translation.exposure import AtExposure, count_prior_energy_bins
+from insgan_core.translation.exposure import AtExposure, count_prior_energy_bins, count_prior_rise
 from mantid_standin.fixture import mantid_standin, standin  # noqa: F401  (plugin test)
 
 Q_EDGES = np.arange(0.5, 3.0001, 0.25)
@@ -163,12 +163,19 @@ def test_bad_exposure_input_gives_clear_errors():
         relative_exposure(good, reference=np.ones((2, 2)))
 
 
-def test_prior_ties_the_profiles_above_the_onset():
-    e = np.arange(40.0, 53.0, 1.0)
-    jt = count_prior_energy_bins(e, 62.0)  # onset 0.75·62 = 46.5 meV
+def test_prior_ties_the_profiles_in_the_rise_region_only():
+    e = np.arange(40.0, 53.0001, 0.5)
     ec = 0.5 * (e[1:] + e[:-1])
-    assert np.all(jt[ec <= 46.5] == np.flatnonzero(ec <= 46.5))
-    assert np.all(jt[ec > 46.5] == np.flatnonzero(ec <= 46.5)[-1])
+    jt = count_prior_energy_bins(e, 62.0, 53.0)  # onset 0.75·62 = 46.5 meV; edge: the last 0.5 meV stays free
+    rise = count_prior_rise(e, 62.0, 53.0)
+    np.testing.assert_array_equal(rise, (ec > 46.5) & (ec < 52.5))
+    last_below = np.flatnonzero(ec <= 46.5)[-1]
+    assert np.all(jt[rise] == last_below)
+    assert np.all(jt[~rise] == np.flatnonzero(~rise))
+    # the count-domain term of a model lives in the rise region only
+    model = _model(count_background=True)
+    shape = model.count_shape().detach().numpy()
+    assert np.all(shape[~model._rise().numpy()] == 0) and np.all(shape[model._rise().numpy()] > 0)
 
 
 def _saved_model(tmp_path):

@@ -23,11 +23,16 @@ terms differ between the runs by 1/x and the split is fitted. With one run it ca
 the same training map. The model then rests on a prior, chosen from what the two shared files show and
 stated here so that it can be judged:
 
-* the per-energy background profiles h_k(E) (and the phonon profile g(E)) are held at their value at
-  E_on = :data:`COUNT_PRIOR_ONSET_FRACTION` × Ei (46.5 meV at Ei = 62 meV) above it, so that the rise
-  towards Ei must be carried by the two near-Ei terms and not by free per-bin profiles;
-* of the two near-Ei terms, the sharper one (λ, started at :data:`COUNT_PRIOR_SHARP_LAMBDA_MEV`) is in
-  intensity, the broader one (λ_c = λ + exp(p) > λ, always broader) in counts.
+* in the *rise* region, from E_on = :data:`COUNT_PRIOR_ONSET_FRACTION` × Ei (46.5 meV at Ei = 62 meV)
+  up to :data:`COUNT_PRIOR_EDGE_MEV` below the top of the covered energy range, the per-energy background
+  profiles h_k(E) (and the phonon profile g(E)) are held at their value at E_on, so that the rise must be
+  carried by the two near-Ei terms, which exist only there (exponentials that are 1 at the top of the
+  covered range);
+* of those two, the sharper one (λ, started at :data:`COUNT_PRIOR_SHARP_LAMBDA_MEV`) is in intensity, the
+  broader one (λ_c = λ + exp(p) > λ, always broader) in counts;
+* the *edge*, the last :data:`COUNT_PRIOR_EDGE_MEV` of the covered range, keeps free per-energy profiles
+  (intensity): there both files have equal intensities, a steep beam-correlated edge whose shape no
+  single exponential follows (and the last, partly covered bin of a reduction lies there).
 
 The onset fraction and the "sharp = intensity, broad = counts" assignment were read off both files (so
 the test direction informed the *structure* of the prior, not any fitted number: amplitudes and decay
@@ -46,25 +51,37 @@ import numpy as np
 from ..data.counting import poisson_counts
 from ..data.exposure import check_exposure
 
-__all__ = ["COUNT_PRIOR_ONSET_FRACTION", "COUNT_PRIOR_SHARP_LAMBDA_MEV", "count_prior_energy_bins", "AtExposure"]
+__all__ = ["COUNT_PRIOR_ONSET_FRACTION", "COUNT_PRIOR_EDGE_MEV", "COUNT_PRIOR_SHARP_LAMBDA_MEV", "count_prior_rise",
+           "count_prior_energy_bins", "AtExposure"]
 
 #: onset of the rise towards Ei as a fraction of Ei: per-energy background profiles are held constant above it
 COUNT_PRIOR_ONSET_FRACTION = 0.75
+#: width (meV) of the edge at the top of the covered energy range that stays in the intensity domain
+COUNT_PRIOR_EDGE_MEV = 0.5
 #: starting decay length (meV) of the sharp, intensity-domain near-Ei term
 COUNT_PRIOR_SHARP_LAMBDA_MEV = 0.3
 
 
-def count_prior_energy_bins(e_edges: np.ndarray, ei_meV: float) -> np.ndarray:
-    """Index map j → j' of the energy bins (shape (ne,)): bins centred above E_on map to the last bin at or
-    below E_on (their per-energy profiles are tied to it), the others to themselves."""
+def count_prior_rise(e_edges: np.ndarray, ei_meV: float, top_meV: float | None = None) -> np.ndarray:
+    """Bins of the rise region (bool, shape (ne,)): centre above E_on and below ``top_meV`` − edge (``top_meV``:
+    top of the covered energy range, default the top of the grid)."""
     e_edges = np.asarray(e_edges, np.float64)
     ec = 0.5 * (e_edges[1:] + e_edges[:-1])
-    onset = COUNT_PRIOR_ONSET_FRACTION * float(ei_meV)
+    top = float(e_edges[-1]) if top_meV is None else float(top_meV)
+    rise = (ec > COUNT_PRIOR_ONSET_FRACTION * float(ei_meV)) & (ec < top - COUNT_PRIOR_EDGE_MEV)
+    return rise if np.any(ec <= COUNT_PRIOR_ONSET_FRACTION * float(ei_meV)) else np.zeros_like(rise)
+
+
+def count_prior_energy_bins(e_edges: np.ndarray, ei_meV: float, top_meV: float | None = None) -> np.ndarray:
+    """Index map j → j' of the energy bins (shape (ne,)): bins of the rise region (:func:`count_prior_rise`)
+    map to the last bin at or below E_on (their per-energy profiles are tied to it), the others to themselves."""
+    e_edges = np.asarray(e_edges, np.float64)
+    ec = 0.5 * (e_edges[1:] + e_edges[:-1])
     idx = np.arange(ec.size)
-    below = np.flatnonzero(ec <= onset)
-    if below.size == 0:
+    rise = count_prior_rise(e_edges, ei_meV, top_meV)
+    if not rise.any():
         return idx
-    return np.where(ec > onset, below[-1], idx)
+    return np.where(rise, np.flatnonzero(ec <= COUNT_PRIOR_ONSET_FRACTION * float(ei_meV))[-1], idx)
 
 
 def _accepts(fn, name: str) -> bool:

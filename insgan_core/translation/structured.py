@@ -73,7 +73,7 @@ from .kernels import (
 )
 from .lineshapes import bose_energy, exp_tail_bins, gaussian_bins, lorentzian_bins, near_ei_bins
 from ..data.exposure import check_exposure, run_exposure
-from .exposure import COUNT_PRIOR_SHARP_LAMBDA_MEV, count_prior_energy_bins
+from .exposure import COUNT_PRIOR_SHARP_LAMBDA_MEV, count_prior_energy_bins, count_prior_rise
 from .noise_model import estimate_count_scale_map, sample_counts
 
 __all__ = ["StructuredTranslator", "fit_structured", "FitReport", "KIND"]
@@ -262,18 +262,38 @@ class StructuredTranslator(nn.Module):
 
     def _near_ei_anchor(self) -> float:
         """Energy (meV) where the near-Ei exponentials are 1: Ei, or with the count-domain background the top of
-        the grid when it lies below Ei (the same family of functions, a different amplitude unit; keeps the
-        amplitudes of sharp rises representable)."""
-        return min(self.ei_meV, float(self.e_edges[-1])) if self.count_background else self.ei_meV
+        the covered energy range when it lies below Ei (the same family of functions, another amplitude unit;
+        keeps the amplitudes of sharp rises at the end of the data representable)."""
+        if not self.count_background:
+            return self.ei_meV
+        covered = torch.nonzero(self.coverage.amax(dim=0) > 0.5).flatten()
+        top = float(self.e_edges[int(covered[-1]) + 1]) if covered.numel() else float(self.e_edges[-1])
+        return min(self.ei_meV, top)
+
+    def _rise(self) -> torch.Tensor:
+        """Bins of the rise region of the count-domain prior (bool, (ne,)); all True without that option."""
+        if not self.count_background:
+            return torch.ones(self.shape[1], dtype=torch.bool)
+        return torch.from_numpy(count_prior_rise(self.e_edges.numpy(), self.ei_meV, self._near_ei_anchor()))
+
+    def prior_energy_bins(self) -> np.ndarray:
+        """Index map of the per-energy profiles (tied in the rise region with the count-domain prior)."""
+        if not self.count_background:
+            return np.arange(self.shape[1])
+        return count_prior_energy_bins(self.e_edges.numpy(), self.ei_meV, self._near_ei_anchor())
 
     def near_ei_shape(self) -> torch.Tensor:
-        """exp(−(Ei − E)/λ) averaged over each energy bin, shape (ne,)."""
-        return near_ei_bins(self.e_edges, self._near_ei_anchor(), torch.exp(self.nei_log_lambda[0]))
+        """exp(−(Ei − E)/λ) averaged over each energy bin, shape (ne,) (with the count-domain prior: anchored
+        at the top of the covered range and zero outside the rise region)."""
+        shape = near_ei_bins(self.e_edges, self._near_ei_anchor(), torch.exp(self.nei_log_lambda[0]))
+        return torch.where(self._rise(), shape, torch.zeros((), dtype=_DT)) if self.count_background else shape
 
     def count_shape(self) -> torch.Tensor:
-        """exp(−(Ei − E)/λ_c), λ_c = λ + exp(p) > λ, averaged over each energy bin, shape (ne,)."""
+        """exp(−(Ei − E)/λ_c), λ_c = λ + exp(p) > λ, averaged over each energy bin, anchored at the top of
+        the covered range and zero outside the rise region (:func:`insgan_core.translation.exposure.count_prior_rise`),
+        shape (ne,)."""
         lam = torch.exp(self.nei_log_lambda[0]) + torch.exp(self.cnt_log_dlambda[0])
-        return near_ei_bins(self.e_edges, self._near_ei_anchor(), lam)
+        return torch.where(self._rise(), near_ei_bins(self.e_edges, self._near_ei_anchor(), lam), torch.zeros((), dtype=_DT))
 
     def q_basis(self) -> torch.Tensor:
         """(|Q|/Qs)^{2k} for k in ``q_powers``, shape (n_poly, nq)."""
@@ -639,7 +659,7 @@ class _Problem:
         off = 1
         # with the count-domain background, the per-energy profiles h_k and g are held constant above the
         # onset of the rise towards Ei (the prior of translation.exposure): the rise belongs to the near-Ei terms
-        jt = count_prior_energy_bins(m.e_edges.numpy(), m.ei_meV) if m.count_background else np.arange(ne)
+        jt = m.prior_energy_bins()
         jj = jt[j]
         for k in range(m.n_poly):
             rows.append(np.arange(nr)); cols.append(off + k * ne + jj); vals.append(qb[k, i])

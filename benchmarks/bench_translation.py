@@ -4,8 +4,14 @@
     reduced to S(|Q|,E) on 0–6 Å⁻¹ × 0.05 and −15.5–52.5 meV × 0.5) with the library Bi2Fe4O9 LSWT
     simulation at that temperature, and judged on the other map (its own detector coverage): inelastic
     χ²/N (E > 3 meV; also without the bins above 48 meV, near Ei), patch distance, elastic integral,
-    noise variance/mean, magnon band energy. The PdCrO2 MARI map is judged only if the spin-wave library
-    has a PdCrO2 model (it does not today: the run says so).
+    noise variance/mean, magnon band energy. Every translator is judged at the test run's exposure (counts
+    per unit intensity relative to the training run, read from the test map's own errors: the median per-bin
+    ratio of S/σ², insgan_core.data.exposure): it scales the counting noise of every translator's samples and
+    the learned model's background fixed in counts (insgan_core.translation.exposure); 'model_x1' is the
+    learned model at the training exposure and 'noise_ratio_training_exposure' every translator's noise
+    without the exposure, for comparison. A joint fit on both maps (in-sample only: there is no third
+    Bi2Fe4O9 map) shows the count/intensity split that two exposures identify. The PdCrO2 MARI map is
+    judged only if the spin-wave library has a PdCrO2 model (it does not today: the run says so).
 (b) Out of family: training pairs (clean → Monte-Carlo artefact simulation with backgrounds, the 5 K file's
     MERLIN coverage and Poisson noise) from one or two library families with parameters ×U(0.8, 1.2); test
     on every other family (nominal parameters) and on the training families with parameters ×0.5 and ×1.6,

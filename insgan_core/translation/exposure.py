@@ -37,7 +37,9 @@ stated here so that it can be judged:
 The onset fraction and the "sharp = intensity, broad = counts" assignment were read off both files (so
 the test direction informed the *structure* of the prior, not any fitted number: amplitudes and decay
 lengths are fitted on the training run alone). Another instrument or setup can differ; train on two runs
-of different exposure to have the split fitted instead.
+of different exposure to have the split fitted instead: then the edge is not set apart (the rise region
+runs to the top of the covered range, ``edge_meV`` = 0), since the two exposures tell the domains apart
+there too.
 
 :class:`AtExposure` runs any translator as if for a run of given relative exposure (evaluation helper).
 """
@@ -62,23 +64,25 @@ COUNT_PRIOR_EDGE_MEV = 0.5
 COUNT_PRIOR_SHARP_LAMBDA_MEV = 0.3
 
 
-def count_prior_rise(e_edges: np.ndarray, ei_meV: float, top_meV: float | None = None) -> np.ndarray:
-    """Bins of the rise region (bool, shape (ne,)): centre above E_on and below ``top_meV`` − edge (``top_meV``:
-    top of the covered energy range, default the top of the grid)."""
+def count_prior_rise(e_edges: np.ndarray, ei_meV: float, top_meV: float | None = None, *,
+                     edge_meV: float = COUNT_PRIOR_EDGE_MEV) -> np.ndarray:
+    """Bins of the rise region (bool, shape (ne,)): centre above E_on and below ``top_meV`` − ``edge_meV``
+    (``top_meV``: top of the covered energy range, default the top of the grid)."""
     e_edges = np.asarray(e_edges, np.float64)
     ec = 0.5 * (e_edges[1:] + e_edges[:-1])
     top = float(e_edges[-1]) if top_meV is None else float(top_meV)
-    rise = (ec > COUNT_PRIOR_ONSET_FRACTION * float(ei_meV)) & (ec < top - COUNT_PRIOR_EDGE_MEV)
+    rise = (ec > COUNT_PRIOR_ONSET_FRACTION * float(ei_meV)) & (ec < top - float(edge_meV))
     return rise if np.any(ec <= COUNT_PRIOR_ONSET_FRACTION * float(ei_meV)) else np.zeros_like(rise)
 
 
-def count_prior_energy_bins(e_edges: np.ndarray, ei_meV: float, top_meV: float | None = None) -> np.ndarray:
+def count_prior_energy_bins(e_edges: np.ndarray, ei_meV: float, top_meV: float | None = None, *,
+                            edge_meV: float = COUNT_PRIOR_EDGE_MEV) -> np.ndarray:
     """Index map j → j' of the energy bins (shape (ne,)): bins of the rise region (:func:`count_prior_rise`)
     map to the last bin at or below E_on (their per-energy profiles are tied to it), the others to themselves."""
     e_edges = np.asarray(e_edges, np.float64)
     ec = 0.5 * (e_edges[1:] + e_edges[:-1])
     idx = np.arange(ec.size)
-    rise = count_prior_rise(e_edges, ei_meV, top_meV)
+    rise = count_prior_rise(e_edges, ei_meV, top_meV, edge_meV=edge_meV)
     if not rise.any():
         return idx
     return np.where(rise, np.flatnonzero(ec <= COUNT_PRIOR_ONSET_FRACTION * float(ei_meV))[-1], idx)

@@ -63,7 +63,7 @@ def _from_metadata(md: dict, where: str):
         e = np.asarray(g["e_edges"], float)
         cfg = dict(md["structured"])
         ei = float(cfg.pop("ei_meV"))
-        allowed = {"q_powers", "q_scale", "use_phonon", "residual_fraction", "count_background"}
+        allowed = {"q_powers", "q_scale", "use_phonon", "residual_fraction", "count_background", "count_edge_meV"}
         if set(cfg) - allowed:
             raise ValueError(f"unknown options {sorted(set(cfg) - allowed)}")
         model = StructuredTranslator(q, e, np.zeros(e.size - 1), np.zeros((q.size - 1, e.size - 1)), ei_meV=ei,

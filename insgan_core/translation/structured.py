@@ -73,7 +73,7 @@ from .kernels import (
 )
 from .lineshapes import bose_energy, exp_tail_bins, gaussian_bins, lorentzian_bins, near_ei_bins
 from ..data.exposure import check_exposure, run_exposure
-from .exposure import COUNT_PRIOR_SHARP_LAMBDA_MEV, count_prior_energy_bins, count_prior_rise
+from .exposure import COUNT_PRIOR_EDGE_MEV, COUNT_PRIOR_SHARP_LAMBDA_MEV, count_prior_energy_bins, count_prior_rise
 from .noise_model import estimate_count_scale_map, sample_counts
 
 __all__ = ["StructuredTranslator", "fit_structured", "FitReport", "KIND"]
@@ -131,7 +131,7 @@ class StructuredTranslator(nn.Module):
 
     def __init__(self, q_edges, e_edges, sigma_e0, sigma_q0, *, ei_meV: float, q_powers=(0, 1, 2, 3), q_scale: float = 6.0,
                  use_phonon: bool = False, residual_fraction: float = 0.0, count_background: bool = False,
-                 settings: dict | None = None):
+                 count_edge_meV: float = COUNT_PRIOR_EDGE_MEV, settings: dict | None = None):
         super().__init__()
         q_edges = np.asarray(q_edges, np.float64)
         e_edges = np.asarray(e_edges, np.float64)
@@ -143,6 +143,7 @@ class StructuredTranslator(nn.Module):
         self.use_phonon = bool(use_phonon)
         self.residual_fraction = float(residual_fraction)
         self.count_background = bool(count_background)
+        self.count_edge_meV = float(count_edge_meV)
         #: counts per unit intensity (median, on the model grid) of the training run(s); None: not known
         self.training_exposure: float | None = None
         self.settings = dict(settings or {})
@@ -200,7 +201,8 @@ class StructuredTranslator(nn.Module):
 
     def config(self) -> dict:
         return {"ei_meV": self.ei_meV, "q_powers": list(self.q_powers), "q_scale": self.q_scale, "use_phonon": self.use_phonon,
-                "residual_fraction": self.residual_fraction, "count_background": self.count_background}
+                "residual_fraction": self.residual_fraction, "count_background": self.count_background,
+                "count_edge_meV": self.count_edge_meV}
 
     def invalidate(self) -> None:
         """Forget cached inference matrices (call after changing parameters)."""
@@ -274,13 +276,14 @@ class StructuredTranslator(nn.Module):
         """Bins of the rise region of the count-domain prior (bool, (ne,)); all True without that option."""
         if not self.count_background:
             return torch.ones(self.shape[1], dtype=torch.bool)
-        return torch.from_numpy(count_prior_rise(self.e_edges.numpy(), self.ei_meV, self._near_ei_anchor()))
+        return torch.from_numpy(count_prior_rise(self.e_edges.numpy(), self.ei_meV, self._near_ei_anchor(),
+                                                 edge_meV=self.count_edge_meV))
 
     def prior_energy_bins(self) -> np.ndarray:
         """Index map of the per-energy profiles (tied in the rise region with the count-domain prior)."""
         if not self.count_background:
             return np.arange(self.shape[1])
-        return count_prior_energy_bins(self.e_edges.numpy(), self.ei_meV, self._near_ei_anchor())
+        return count_prior_energy_bins(self.e_edges.numpy(), self.ei_meV, self._near_ei_anchor(), edge_meV=self.count_edge_meV)
 
     def near_ei_shape(self) -> torch.Tensor:
         """exp(−(Ei − E)/λ) averaged over each energy bin, shape (ne,) (with the count-domain prior: anchored
@@ -911,7 +914,8 @@ def _fit_structured(
         Add the near-Ei background fixed in counts (intensity ∝ 1/exposure) with the prior of
         :mod:`insgan_core.translation.exposure`. Each target's exposure is read from its errors
         (:func:`insgan_core.data.exposure.run_exposure`); with targets of different exposures the split
-        between count- and intensity-domain terms is fitted, with one exposure it rests on the prior.
+        between count- and intensity-domain terms is fitted (and the edge at the top of the covered range is
+        not set apart: ``count_edge_meV`` = 0), with one exposure it rests on the prior.
 
     Returns
     -------
@@ -949,6 +953,8 @@ def _fit_structured(
     # exposure of each target from its errors, relative to their geometric mean (the model's reference)
     exposures, c_ref, cmap = _training_exposures(targets)
     model.training_exposure = c_ref
+    if max(exposures) > 1.5 * min(exposures):  # two exposures identify the split at the edge too
+        model.count_edge_meV = 0.0
     if cmap is not None:
         with torch.no_grad():
             model.exposure_map.copy_(torch.from_numpy(cmap))

@@ -233,7 +233,8 @@ def test_two_runs_of_different_exposure_identify_the_count_domain_background():
 
     q_edges, e_edges = np.arange(0.5, 3.0001, 0.25), np.arange(-5.0, 56.0001, 1.0)
     settings = InstrumentSettings(instrument="MERLIN", ei_meV=62.0, chopper_frequency_hz=250.0)
-    truth = StructuredTranslator.from_settings(settings, q_edges, e_edges, count_background=True)
+    # the model family joint training fits: runs of different exposure set no intensity-only edge apart
+    truth = StructuredTranslator.from_settings(settings, q_edges, e_edges, count_background=True, count_edge_meV=0.0)
     qc, ec = 0.5 * (q_edges[1:] + q_edges[:-1]), 0.5 * (e_edges[1:] + e_edges[:-1])
     with torch.no_grad():
         truth.nei_log_lambda.fill_(np.log(0.3))
@@ -251,6 +252,7 @@ def test_two_runs_of_different_exposure_identify_the_count_domain_background():
         runs.append(INSMap(n / (200.0 * x), np.sqrt(n) / (200.0 * x), ax_q, ax_e))
     model = fit_structured([sim, sim], runs, temperatures_K=[5.0, 5.0], settings=settings, count_background=True,
                            rounds=1, adam_steps=5)
+    assert model.count_edge_meV == 0.0
     xs = model.training_record["exposures_relative"]
     assert xs[0] / xs[1] == pytest.approx(10.0, rel=1e-6)
     # the model's reference is the geometric mean of the runs: compare each term at the run's own exposure

@@ -4,8 +4,14 @@
     reduced to S(|Q|,E) on 0–6 Å⁻¹ × 0.05 and −15.5–52.5 meV × 0.5) with the library Bi2Fe4O9 LSWT
     simulation at that temperature, and judged on the other map (its own detector coverage): inelastic
     χ²/N (E > 3 meV; also without the bins above 48 meV, near Ei), patch distance, elastic integral,
-    noise variance/mean, magnon band energy. The PdCrO2 MARI map is judged only if the spin-wave library
-    has a PdCrO2 model (it does not today: the run says so).
+    noise variance/mean, magnon band energy. Every translator is judged at the test run's exposure (counts
+    per unit intensity relative to the training run, read from the test map's own errors: the median per-bin
+    ratio of S/σ², insgan_core.data.exposure): it scales the counting noise of every translator's samples and
+    the learned model's background fixed in counts (insgan_core.translation.exposure); 'model_x1' is the
+    learned model at the training exposure and 'noise_ratio_training_exposure' every translator's noise
+    without the exposure, for comparison. A joint fit on both maps (in-sample only: there is no third
+    Bi2Fe4O9 map) shows the count/intensity split that two exposures identify. The PdCrO2 MARI map is
+    judged only if the spin-wave library has a PdCrO2 model (it does not today: the run says so).
 (b) Out of family: training pairs (clean → Monte-Carlo artefact simulation with backgrounds, the 5 K file's
     MERLIN coverage and Poisson noise) from one or two library families with parameters ×U(0.8, 1.2); test
     on every other family (nominal parameters) and on the training families with parameters ×0.5 and ×1.6,
@@ -64,8 +70,9 @@ def learned_model_fit():
     return fit_structured, None
 
 
-def fit_all(names, sims, targets, temps, *, settings, detectors, learned, quick):
-    """Fitted translators (baselines, then the learned model) and the fit time of each."""
+def fit_all(names, sims, targets, temps, *, settings, detectors, learned, quick, model_options=None):
+    """Fitted translators (baselines, then the learned model) and the fit time of each; ``model_options``:
+    extra keyword arguments of the learned model's fit (those its signature takes)."""
     from insgan_core.translation.baselines import fit_baseline
     from insgan_core.translation.evaluation import Renamed
 
@@ -75,11 +82,14 @@ def fit_all(names, sims, targets, temps, *, settings, detectors, learned, quick)
         out.append(fit_baseline(name, sims, targets, temperatures_K=temps, settings=settings, detectors=detectors))
         seconds[name] = time.perf_counter() - t0
     if learned is not None:
-        params = inspect.signature(learned).parameters
-        kw = {k: v for k, v in (("settings", settings), ("detectors", detectors)) if k in params}
+        params = inspect.signature(inspect.unwrap(learned)).parameters
+        takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        kw = {k: v for k, v in (("settings", settings), ("detectors", detectors), *(model_options or {}).items())
+              if takes_all or k in params}
         t0 = time.perf_counter()
         try:
             model = Renamed(learned(sims, targets, temperatures_K=temps, **kw), "model")
+            model.fitted = model.inner
             out.append(model)
             seconds[model.name] = time.perf_counter() - t0
         except Exception as exc:  # noqa: BLE001 — report the model's failure, keep the baselines' numbers
@@ -123,13 +133,29 @@ def real_data(args, learned):
         _log(f"  Bi2Fe4O9 simulation at {T:g} K: {sim_s[T]:.1f} s ({args.n_directions} directions per shell)")
     out = {"grid": {"q_binning": Q_BINNING, "e_binning": E_BINNING}, "simulation_s": sim_s,
            "n_directions": args.n_directions, "chopper_frequency_hz": args.chopper_frequency, "directions": []}
+    from insgan_core.data.exposure import relative_exposure, run_exposure
+    from insgan_core.translation.exposure import AtExposure
+
+    out["exposure_counts_per_unit_intensity"] = {f"{T:g}K": run_exposure(maps[T], where=str(REAL[T].name)) for T in REAL}
+    out["exposure_ratio_5K_over_300K_per_bin_median"] = relative_exposure(maps[5.0], reference=maps[300.0])
     for T_train, T_test in ((5.0, 300.0), (300.0, 5.0)):
         settings = InstrumentSettings(instrument="MERLIN", ei_meV=det[T_train].ei_meV, chopper_frequency_hz=args.chopper_frequency)
         trs, fit_s, errors = fit_all(args.baselines, [sims[T_train]], [maps[T_train]], [T_train], settings=settings,
-                                     detectors=det[T_train], learned=learned, quick=args.quick)
+                                     detectors=det[T_train], learned=learned, quick=args.quick,
+                                     model_options={"count_background": not args.no_count_background})
+        # the test run's exposure relative to the training run, read from the test map's own errors only
+        x_test = relative_exposure(maps[T_test], reference=maps[T_train], where=REAL[T_test].name)
+        plain = list(trs)
+        trs = [AtExposure(getattr(tr, "fitted", tr), x_test, name=_name(tr)) for tr in plain]
+        if any(_name(tr) == "model" for tr in plain):
+            trs.append(AtExposure(next(tr.fitted for tr in plain if _name(tr) == "model"), 1.0, name="model_x1"))
         res = evaluate_translators(trs, [sims[T_test]], [maps[T_test]], [T_test], detectors=[det[T_test]],
                                    q_windows=[MAGNON_Q_WINDOW], e_window=(15.0, 25.0), e_range=MAGNON_E_RANGE,
                                    noise_e_window=(10.0, 45.0), seed=args.seed, n_patches=args.n_patches)
+        # the baselines' noise without the exposure (their training count scale), for comparison
+        res_x1 = evaluate_translators(plain, [sims[T_test]], [maps[T_test]], [T_test], detectors=[det[T_test]],
+                                      q_windows=[MAGNON_Q_WINDOW], e_window=(15.0, 25.0), e_range=MAGNON_E_RANGE,
+                                      noise_e_window=(10.0, 45.0), seed=args.seed, n_patches=args.n_patches)
         band_res = energy_fwhm_meV(settings, 20.0)
         rows = {}
         for tr in trs:
@@ -153,6 +179,7 @@ def real_data(args, learned):
                 "elastic_ratio": m["elastic_ratio"],
                 "inelastic_ratio": m["inelastic_ratio"],
                 "noise_ratio": m.get("variance_to_mean_ratio"),
+                "noise_ratio_training_exposure": res_x1["maps"][0]["translators"].get(n, {}).get("variance_to_mean_ratio"),
                 "band_meV": m["energy_cuts"][0]["peak_meV"],
                 "band_shift_from_input_meV": m["energy_cuts"][0]["shift_from_input_meV"],
                 "band_shift_from_measured_meV": m["energy_cuts"][0]["shift_from_target_meV"],
@@ -171,12 +198,61 @@ def real_data(args, learned):
                                                       if clean and r["patch_distance"] is not None else None)
         out["directions"].append({
             "train_K": T_train, "test_K": T_test, "translators": rows, "errors": errors,
+            "test_exposure_relative": x_test, "test_exposure_from": f"{REAL[T_test].name}: its errors (median per-bin S/σ² ratio)",
             "measured_band_meV": res["maps"][0]["target"]["energy_cuts"][0]["peak_meV"],
             "resolution_fwhm_at_20meV": float(band_res),
             "measured_variance_to_mean": res["maps"][0]["target"]["variance_to_mean"],
         })
+    if learned is not None and not args.no_joint:
+        out["joint"] = joint_training(args, learned, sims, maps, det)
     out["pdcro2"] = ("not run: the spin-wave library has no PdCrO2 model (insgan_core/spinwave/library), so there is "
                      "no clean simulation to translate" if PDCRO2.is_file() else "not run: file not found")
+    return out
+
+
+def joint_training(args, learned, sims, maps, det):
+    """Both maps in one fit (5 K + 300 K): in-sample χ²/N per map, and the near-Ei split it finds (the
+    count-domain term is identifiable with two exposures) against the single-run prior's. No held-out
+    map exists for this fit (the shared data hold no third Bi2Fe4O9 temperature)."""
+    from insgan_core.instrument import InstrumentSettings
+    from insgan_core.translation.baselines import fit_baseline
+    from insgan_core.translation.evaluation import chi2_per_bin
+
+    Ts = sorted(REAL)
+    settings = InstrumentSettings(instrument="MERLIN", ei_meV=det[Ts[0]].ei_meV, chopper_frequency_hz=args.chopper_frequency)
+    t0 = time.perf_counter()
+    model = learned([sims[T] for T in Ts], [maps[T] for T in Ts], temperatures_K=Ts, settings=settings, detectors=det[Ts[0]],
+                    count_background=not args.no_count_background)
+    fit_s = time.perf_counter() - t0
+    base = fit_baseline("structured", [sims[T] for T in Ts], [maps[T] for T in Ts], temperatures_K=Ts, settings=settings,
+                        detectors=[det[T] for T in Ts])
+    xs = model.training_record.get("exposures_relative", [1.0] * len(Ts))
+    rows = {}
+    for T, x in zip(Ts, xs):
+        p = model.predict(sims[T], temperature_K=T, exposure=x)
+        b = base.predict(sims[T], temperature_K=T, detectors=det[T])
+        rows[f"{T:g}K"] = {"exposure_relative": x, "model_chi2_inelastic": chi2_per_bin(p, maps[T], e_min_meV=3.0)[0],
+                           "structured_chi2_inelastic": chi2_per_bin(b, maps[T], e_min_meV=3.0)[0]}
+    return {"fit_s": fit_s, "maps": rows, "near_ei_count_fraction": _count_fraction(model, xs, Ts)}
+
+
+def _count_fraction(model, xs, Ts):
+    """Median over |Q| of the count-domain term's share of the near-Ei terms at 48–51 meV, per map (0 without it)."""
+    import torch
+
+    if not getattr(model, "count_background", False):
+        return None
+    out = {}
+    ec = 0.5 * (model.e_edges[1:] + model.e_edges[:-1]).numpy()
+    sel = (ec > 48.0) & (ec < 51.0)
+    for T, x in zip(Ts, xs):
+        with torch.no_grad():
+            comp = model.components(torch.zeros(1, *model.shape, dtype=torch.float64), torch.tensor([T], dtype=torch.float64),
+                                    exposure=torch.tensor([x], dtype=torch.float64))
+        cnt = comp["count_background"][0].numpy()[:, sel].sum(1)
+        tot = cnt + comp["near_ei"][0].numpy()[:, sel].sum(1)
+        ok = tot > 0
+        out[f"{T:g}K"] = float(np.median(cnt[ok] / tot[ok])) if ok.any() else None
     return out
 
 
@@ -333,11 +409,15 @@ def print_tables(results):
     for d in real.get("directions", []):
         _log(f"\n(a) real data: fitted on {d['train_K']:g} K, tested on {d['test_K']:g} K "
              f"(measured band {d['measured_band_meV']:.2f} meV)")
+        _log(f"test run exposure relative to training, from its errors: {d['test_exposure_relative']:.4g}")
         cols = ("chi2_inelastic", "chi2_inelastic_below_48meV", "chi2_ratio_to_clean", "chi2_ratio_to_structured",
-                "patch_distance_reduction_vs_clean", "elastic_ratio", "noise_ratio", "signal_band_shift_from_input_meV")
+                "patch_distance_reduction_vs_clean", "elastic_ratio", "noise_ratio", "noise_ratio_training_exposure",
+                "signal_band_shift_from_input_meV")
         _log(f"{'translator':<12}" + "".join(f"{c[:16]:>18}" for c in cols))
         for n, r in d["translators"].items():
             _log(f"{n:<12}" + "".join(_fmt(r.get(c), 18) for c in cols))
+    if real.get("joint"):
+        _log(f"\njoint fit on 5 K + 300 K (in-sample): {real['joint']}")
     if "pdcro2" in real:
         _log(f"PdCrO2: {real['pdcro2']}")
     for oof in results.get("out_of_family", []):
@@ -375,6 +455,9 @@ def main(argv=None) -> int:
     p.add_argument("--n-patches", type=int, default=256, help="patches per set for the patch distance")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-real", action="store_true", help="skip part (a)")
+    p.add_argument("--no-count-background", action="store_true",
+                   help="part (a): fit the learned model without the near-Ei background fixed in counts")
+    p.add_argument("--no-joint", action="store_true", help="part (a): skip the joint 5 K + 300 K fit")
     p.add_argument("--skip-families", action="store_true", help="skip parts (b) and (c)")
     args = p.parse_args(argv)
     args.baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]

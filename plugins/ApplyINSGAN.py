@@ -15,7 +15,7 @@ from mantid.api import (
     WorkspaceGroup,
     WorkspaceProperty,
 )
-from mantid.kernel import Direction, StringListValidator, logger
+from mantid.kernel import Direction, FloatBoundedValidator, StringListValidator, logger
 
 from insgan_core import mantid_bridge
 
@@ -60,13 +60,21 @@ class ApplyINSGAN(PythonAlgorithm):
             doc="Torch device for the generator: cpu, cuda, or auto (cuda when available).",
         )
         self.declareProperty(
+            name="ExposureRelative",
+            defaultValue=1.0,
+            validator=FloatBoundedValidator(lower=0.0, exclusive=True),
+            doc="Structured models: exposure of the run to imitate relative to the model's training run (counts per "
+            "unit intensity ratio, e.g. the proton-charge ratio; 1 = the training run's). Scales the counting noise and "
+            "the background fixed in counts.",
+        )
+        self.declareProperty(
             WorkspaceProperty("OutputWorkspace", "", direction=Direction.Output),
             doc="Experiment-like output: a workspace on the input's grid and in its orientation (a group for a "
             "group input), with the input's sample logs and the model's provenance.",
         )
         for name in ("InputWorkspace", "OutputWorkspace"):
             self.setPropertyGroup(name, "Workspaces")
-        for name in ("ModelFile", "RebinToModelGrid", "Device"):
+        for name in ("ModelFile", "RebinToModelGrid", "Device", "ExposureRelative"):
             self.setPropertyGroup(name, "Model")
 
     def _input_members(self):
@@ -140,10 +148,14 @@ class ApplyINSGAN(PythonAlgorithm):
         model = load_translator(path, device=self.getProperty("Device").value)
         progress.report("Applying the generator")
         rebin = bool(self.getProperty("RebinToModelGrid").value)
+        exposure = float(self.getProperty("ExposureRelative").value)
+        kw = {"exposure": exposure} if getattr(model, "name", "") == "structured" else {}
+        if exposure != 1.0 and not kw:
+            logger.warning("ApplyINSGAN: ExposureRelative is used by structured models only; ignored for this GAN model")
         if len(maps) > 1 and all(maps[0].same_grid(m) for m in maps[1:]):
-            outputs = list(model.apply(MapStack.from_maps(maps), rebin=rebin))
+            outputs = list(model.apply(MapStack.from_maps(maps), rebin=rebin, **kw))
         else:
-            outputs = [model.apply(m, rebin=rebin) for m in maps]
+            outputs = [model.apply(m, rebin=rebin, **kw) for m in maps]
         progress.report("Building the output workspaces")
         md = model.metadata
         logs = {

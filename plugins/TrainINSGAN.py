@@ -300,7 +300,8 @@ class TrainINSGAN(PythonAlgorithm):
                 f"Temperatures: give one temperature (K) per pair ({len(sources)}) or targets with temperature logs"
             )
         progress.report("Data collected")
-        model = fit_structured(sources, targets, temperatures_K=[float(t) for t in temps], seed=self.getProperty("Seed").value)
+        model = fit_structured(sources, targets, temperatures_K=[float(t) for t in temps], seed=self.getProperty("Seed").value,
+                               count_background=True)
         model.save(self.getProperty("OutputModelFile").value)
         progress.report("Model fitted")
         self.setProperty("OutputTable", mantid_bridge.table_from_records(model.training_record["history"]))

@@ -10,7 +10,7 @@ from insgan_core.gan.config import TrainConfig
 from insgan_core.gan.model_file import load_model
 from insgan_core.gan.training import train
 
-PROPERTIES = ["InputWorkspace", "ModelFile", "RebinToModelGrid", "Device", "OutputWorkspace"]
+PROPERTIES = ["InputWorkspace", "ModelFile", "RebinToModelGrid", "Device", "ExposureRelative", "OutputWorkspace"]
 
 
 @pytest.fixture(scope="module")

@@ -56,6 +56,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="poisson: add counting noise with the model's learnt count scale (default none: the expected map)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the counting noise (default 0)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--exposure", type=float, default=None, metavar="X",
+                   help="structured models: exposure of the run to imitate relative to the training run (counts per "
+                        "unit intensity ratio, e.g. a proton-charge ratio; default 1 = the training run's)")
+    g.add_argument("--like-run", default=None, metavar="FILE",
+                   help="structured models: read that exposure from a measured run's error bars (NXSPE or S(|Q|,E) "
+                        "file; only its errors are used)")
     p.add_argument("--temperature", type=float, metavar="K",
                    help="sample temperature in K for a structured model's Bose factor (default: each map's metadata)")
     p.add_argument(
@@ -76,6 +83,29 @@ def list_map_files(folder: Path) -> list[Path]:
 def _output_path(inp: Path, out_dir: Path, fmt: str | None) -> Path:
     ext = fmt or (inp.suffix.lower().lstrip(".") if inp.suffix.lower() in (".nxs", ".npz") else "nxs")
     return out_dir / f"{inp.stem}.{ext}"
+
+
+def _exposure(args, model, q_edges) -> float:
+    """Relative exposure from --exposure or --like-run (structured models only); 1 by default."""
+    from ..data.exposure import check_exposure
+
+    if args.exposure is None and args.like_run is None:
+        return 1.0
+    if getattr(model, "name", "") != "structured":
+        raise InsganInputError("--exposure/--like-run: only structured models have an exposure-dependent part")
+    if args.exposure is not None:
+        return check_exposure(args.exposure, name="--exposure")
+    like = Path(args.like_run)
+    if not like.is_file():
+        raise InsganInputError(f"--like-run: '{like}': no such file")
+    run = load_map_on_grid(like, q_edges=q_edges, e_edges=model.grid.e_axis.edges)
+    try:
+        x = model.exposure_of(run)
+    except InsganInputError as exc:
+        raise InsganInputError(f"--like-run {like}: {exc}") from None
+    if not args.quiet:
+        log.info("insgan apply: exposure of %s relative to the training run, from its errors: %.4g", like, x)
+    return x
 
 
 def run(args) -> int:
@@ -100,10 +130,11 @@ def run(args) -> int:
     else:
         raise InsganInputError(f"INPUT '{inp}': no such file or folder")
     q_edges = model.grid.x_axis.edges if model.grid.x_axis.unit == "MomentumTransfer" else None
+    exposure = _exposure(args, model, q_edges)
     for i, (src, dst) in enumerate(tqdm(jobs, desc="insgan apply", unit="map", disable=args.quiet or len(jobs) < 2)):
         m = load_map_on_grid(src, q_edges=q_edges, e_edges=model.grid.e_axis.edges)
         try:
-            extra = {"temperature_K": args.temperature} if getattr(model, "name", "") == "structured" else {}
+            extra = {"temperature_K": args.temperature, "exposure": exposure} if getattr(model, "name", "") == "structured" else {}
             result = model.apply(
                 m, rebin=args.rebin, batch_size=args.batch_size, keep_input_nan=args.keep_input_nan,
                 noise=args.noise, seed=args.seed + i, **extra,

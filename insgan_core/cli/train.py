@@ -81,6 +81,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     g.add_argument("--chopper-frequency", type=float, metavar="HZ", help="chopper frequency in Hz (default 250)")
     g.add_argument("--phonon", choices=("auto", "on", "off"), default="auto",
                    help="phonon-like term with its Bose factor: auto (when the pairs span two temperatures), on, off")
+    g.add_argument("--count-background", choices=("on", "off"), default="on",
+                   help="near-Ei background fixed in counts, scaled by 1/exposure when applied to another run "
+                        "(default on; with one training run its split from the intensity terms is a prior, see "
+                        "insgan_core.translation.exposure)")
     p.add_argument("--q-bins", metavar="START,STEP,END", help="|Q| binning (Å⁻¹) for reducing NXSPE inputs")
     p.add_argument("--e-bins", metavar="START,STEP,END", help="energy binning (meV) for reducing NXSPE inputs")
     p.set_defaults(func=run)
@@ -210,12 +214,16 @@ def _run_structured(args) -> int:
         log.info("insgan train: structured model, %d pair(s) (%d x %d bins) -> %s", len(sources),
                  sources[0].x_axis.size, sources[0].e_axis.size, out)
     model = fit_structured(sources, targets, temperatures_K=[float(t) for t in temps],
-                           settings=InstrumentSettings(**kw), phonon=phonon, seed=args.seed or 0)
+                           settings=InstrumentSettings(**kw), phonon=phonon, seed=args.seed or 0,
+                           count_background=args.count_background == "on")
     model.save(out)
     if not args.quiet:
         rec = model.training_record
         log.info("insgan train: wrote %s (chi2/N %.4g -> %.4g, %.1f s)", out, rec["chi2_per_bin_baseline_start"],
                  rec["chi2_per_bin_final"], rec["seconds"])
+        if model.training_exposure is not None:
+            log.info("insgan train: training exposure %.4g counts per unit intensity (median S/sigma^2 on the model grid)",
+                     model.training_exposure)
     return 0
 
 

@@ -11,6 +11,9 @@ training pairs (clean simulation, measured or artefact map with errors) by a ``f
   :func:`fit_structured`), saved and loaded by :mod:`.model_io` (:func:`load_translator`).
 * :mod:`.baselines` — clean input, Gaussian blur + mask, the analytic physics pipeline and the structured
   least-squares baseline (a·P_T + Σ_k (|Q|/q₀)^{2k} h_k(E)).
+* :mod:`.exposure` — moving a model between runs of different exposure (counts per unit intensity read
+  from the runs' errors, :mod:`insgan_core.data.exposure`): counting noise and the background fixed in
+  counts, the prior that splits it from the intensity terms with one training run, :class:`AtExposure`.
 * :mod:`.evaluation` — :func:`evaluate_translators`: per-map metrics against a physics target or a
   measured map (relative L1, χ²/N, patch distance, peaks, integrals, noise, background).
 

@@ -2,8 +2,10 @@
 
 A structured model file is an insgan ``.safetensors`` file (layout in :mod:`insgan_core.gan.model_file`)
 whose JSON metadata has ``"kind": "structured"``, ``grid``, ``structured`` (the constructor options),
-``settings`` (instrument record), ``training`` and ``count_scale`` (median counts per unit intensity, or
-null). The tensors are the model's ``state_dict`` (float64): learnt parameters, analytic widths,
+``settings`` (instrument record), ``training``, ``count_scale`` (median counts per unit intensity, or
+null) and ``training_exposure`` (counts per unit intensity of the training run(s) on the model grid, the
+reference of the relative exposure that apply takes; null when the targets had no errors). Files written
+before the count-domain background existed lack its tensors; they load with that term off. The tensors are the model's ``state_dict`` (float64): learnt parameters, analytic widths,
 coverage and count-scale maps. Loading parses only JSON and raw tensor bytes (no pickle, no code).
 """
 
@@ -32,6 +34,7 @@ def structured_metadata(model) -> dict:
         "instrument": model.settings.get("instrument"),
         "ei_meV": model.ei_meV,
         "count_scale": model.count_scale_median,
+        "training_exposure": model.training_exposure,
         "network": {"name": "structured"},
         "mode": "structured",
         "training": model.training_record,
@@ -60,14 +63,22 @@ def _from_metadata(md: dict, where: str):
         e = np.asarray(g["e_edges"], float)
         cfg = dict(md["structured"])
         ei = float(cfg.pop("ei_meV"))
-        allowed = {"q_powers", "q_scale", "use_phonon", "residual_fraction"}
+        allowed = {"q_powers", "q_scale", "use_phonon", "residual_fraction", "count_background", "count_edge_meV"}
         if set(cfg) - allowed:
             raise ValueError(f"unknown options {sorted(set(cfg) - allowed)}")
         model = StructuredTranslator(q, e, np.zeros(e.size - 1), np.zeros((q.size - 1, e.size - 1)), ei_meV=ei,
                                      settings=md.get("settings") or {}, **cfg)
+        te = md.get("training_exposure")
+        model.training_exposure = None if te is None else float(te)
+        if model.training_exposure is not None and not (np.isfinite(model.training_exposure) and model.training_exposure > 0):
+            raise ValueError(f"training_exposure must be > 0, got {te!r}")
     except (KeyError, TypeError, ValueError, InsganInputError) as exc:
         raise InsganFileError(f"model file {where}: bad structured-model metadata ({exc}); corrupt file") from None
     return model
+
+
+#: tensors added with the count-domain background; older files lack them (the term is then off, amplitude 0)
+_OPTIONAL_TENSORS = ("cnt_amp", "cnt_log_dlambda", "exposure_map")
 
 
 def load_structured(path):
@@ -83,6 +94,9 @@ def load_structured(path):
         tensors = st_load(data)
     except SafetensorError as exc:
         raise InsganFileError(f"model file {path}: safetensors could not read the tensors ({exc}); corrupt file") from None
+    for name in _OPTIONAL_TENSORS:
+        if name not in tensors and not (model.count_background and name.startswith("cnt_")):
+            tensors[name] = model.state_dict()[name].clone()
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:

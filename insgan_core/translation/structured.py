@@ -3,7 +3,8 @@
 Model (on a fixed |Q| × E grid, |Q| in Å⁻¹, E in meV, intensities per Å⁻¹ per meV)::
 
     μ(Q,E) = coverage(Q,E) · [ a·K(S)(Q,E) + A(Q)·L(E) + Σ_k (|Q|/Qs)^{2k} h_k(E)
-                               + |Q|² E(n(E,T)+1) g(E) + r(Q)·exp(−(Ei−E)/λ) ] · (1 + f·tanh ρ(Q,E))
+                               + |Q|² E(n(E,T)+1) g(E) + r(Q)·exp(−(Ei−E)/λ)
+                               + r_c(Q)·exp(−(Ei−E)/λ_c) / x ] · (1 + f·tanh ρ(Q,E))
 
 * **Signal path** ``a·K(S)``: linear in the input S. K is a Gaussian along E (σ_E per input energy bin)
   followed by a Gaussian along |Q| (σ_Q per input bin), each kernel column normalised to one
@@ -18,14 +19,19 @@ Model (on a fixed |Q| × E grid, |Q| in Å⁻¹, E in meV, intensities per Å⁻
   |Q|² E(n(E,T)+1) g(E) with its Bose factor, used only when the training maps span two or more
   temperatures (with one temperature it is not identifiable from h_1); the rise towards Ei,
   r(Q) ≥ 0 free per |Q| bin times exp(−(Ei−E)/λ).
+* **Background fixed in counts** (optional, ``count_background``): r_c(Q)·exp(−(Ei−E)/λ_c) / x, a
+  broader near-Ei rise (λ_c > λ) whose *counts* do not change with the run's exposure x (counts per unit
+  intensity relative to the training run, :mod:`insgan_core.data.exposure`), so its intensity scales as
+  1/x; see :mod:`insgan_core.translation.exposure` for why, and for the prior that splits it from the
+  intensity-domain terms when one run is all there is.
 * **Bounded residual** (optional, ``residual_fraction`` f > 0): a small convolutional net ρ whose output
   multiplies the expectation by 1 + f·tanh ρ, zero at initialisation; it can change the expectation by
   at most the fraction f, so it cannot invent or delete physics. Trained adversarially
   (:func:`insgan_core.translation.adversarial.train_residual`).
 * **Coverage**: NaN outside the measured coverage (from the targets' NaN pattern or a detector table).
 * **Counting noise**: c(Q,E) counts per unit intensity learnt from the targets' errors
-  (:mod:`insgan_core.translation.noise_model`); :meth:`StructuredTranslator.sample` draws Poisson
-  counts.
+  (:mod:`insgan_core.translation.noise_model`), at the training exposure; a run of relative exposure x
+  has x·c (variance μ / (x c)). :meth:`StructuredTranslator.sample` draws Poisson counts.
 
 Training (:func:`fit_structured`) minimises χ² = Σ ((y − μ)/σ)² with the targets' errors σ. Every
 term except the widths, the line shape and λ is linear in its parameters, so those are solved exactly
@@ -66,6 +72,8 @@ from .kernels import (
     width_factor,
 )
 from .lineshapes import bose_energy, exp_tail_bins, gaussian_bins, lorentzian_bins, near_ei_bins
+from ..data.exposure import check_exposure, run_exposure
+from .exposure import COUNT_PRIOR_EDGE_MEV, COUNT_PRIOR_SHARP_LAMBDA_MEV, count_prior_energy_bins, count_prior_rise
 from .noise_model import estimate_count_scale_map, sample_counts
 
 __all__ = ["StructuredTranslator", "fit_structured", "FitReport", "KIND"]
@@ -122,7 +130,8 @@ class StructuredTranslator(nn.Module):
     name = "structured"
 
     def __init__(self, q_edges, e_edges, sigma_e0, sigma_q0, *, ei_meV: float, q_powers=(0, 1, 2, 3), q_scale: float = 6.0,
-                 use_phonon: bool = False, residual_fraction: float = 0.0, settings: dict | None = None):
+                 use_phonon: bool = False, residual_fraction: float = 0.0, count_background: bool = False,
+                 count_edge_meV: float = COUNT_PRIOR_EDGE_MEV, settings: dict | None = None):
         super().__init__()
         q_edges = np.asarray(q_edges, np.float64)
         e_edges = np.asarray(e_edges, np.float64)
@@ -133,6 +142,10 @@ class StructuredTranslator(nn.Module):
         self.q_scale = float(q_scale)
         self.use_phonon = bool(use_phonon)
         self.residual_fraction = float(residual_fraction)
+        self.count_background = bool(count_background)
+        self.count_edge_meV = float(count_edge_meV)
+        #: counts per unit intensity (median, on the model grid) of the training run(s); None: not known
+        self.training_exposure: float | None = None
         self.settings = dict(settings or {})
         def t(a):
             return torch.as_tensor(np.array(a, dtype=np.float64), dtype=_DT)
@@ -143,6 +156,8 @@ class StructuredTranslator(nn.Module):
         self.register_buffer("sigma_q0", t(sigma_q0).reshape(nq, ne))
         self.register_buffer("coverage", torch.ones(nq, ne, dtype=_DT))
         self.register_buffer("count_scale", torch.zeros(nq, ne, dtype=_DT))
+        # per-bin counts per unit intensity S/σ² of the training run(s) at the reference exposure (0: unknown)
+        self.register_buffer("exposure_map", torch.zeros(nq, ne, dtype=_DT))
         # nonlinear parameters (Adam)
         self.e_width = nn.Parameter(torch.zeros(3, dtype=_DT))
         self.q_width = nn.Parameter(torch.zeros(2, dtype=_DT))
@@ -151,12 +166,14 @@ class StructuredTranslator(nn.Module):
         self.el_log_tau = nn.Parameter(torch.full((2,), math.log(2.0), dtype=_DT))
         self.el_logits = nn.Parameter(torch.tensor([4.0, 0.0, 0.0, 0.0], dtype=_DT))
         self.nei_log_lambda = nn.Parameter(torch.zeros(1, dtype=_DT))
+        self.cnt_log_dlambda = nn.Parameter(torch.zeros(1, dtype=_DT))
         # linear parameters (weighted least squares)
         self.a = nn.Parameter(torch.ones(1, dtype=_DT))
         self.h = nn.Parameter(torch.zeros(self.n_poly, ne, dtype=_DT))
         self.g = nn.Parameter(torch.zeros(ne, dtype=_DT))
         self.el_amp = nn.Parameter(torch.zeros(nq, dtype=_DT))
         self.nei_amp = nn.Parameter(torch.zeros(nq, dtype=_DT))
+        self.cnt_amp = nn.Parameter(torch.zeros(nq, dtype=_DT))
         self.residual = _Residual() if self.residual_fraction > 0 else None
         if self.residual is not None:
             self.residual.double()
@@ -184,7 +201,8 @@ class StructuredTranslator(nn.Module):
 
     def config(self) -> dict:
         return {"ei_meV": self.ei_meV, "q_powers": list(self.q_powers), "q_scale": self.q_scale, "use_phonon": self.use_phonon,
-                "residual_fraction": self.residual_fraction}
+                "residual_fraction": self.residual_fraction, "count_background": self.count_background,
+                "count_edge_meV": self.count_edge_meV}
 
     def invalidate(self) -> None:
         """Forget cached inference matrices (call after changing parameters)."""
@@ -244,9 +262,41 @@ class StructuredTranslator(nn.Module):
         _, ec = self._centres()
         return int(torch.argmin(ec.abs()))
 
+    def _near_ei_anchor(self) -> float:
+        """Energy (meV) where the near-Ei exponentials are 1: Ei, or with the count-domain background the top of
+        the covered energy range when it lies below Ei (the same family of functions, another amplitude unit;
+        keeps the amplitudes of sharp rises at the end of the data representable)."""
+        if not self.count_background:
+            return self.ei_meV
+        covered = torch.nonzero(self.coverage.amax(dim=0) > 0.5).flatten()
+        top = float(self.e_edges[int(covered[-1]) + 1]) if covered.numel() else float(self.e_edges[-1])
+        return min(self.ei_meV, top)
+
+    def _rise(self) -> torch.Tensor:
+        """Bins of the rise region of the count-domain prior (bool, (ne,)); all True without that option."""
+        if not self.count_background:
+            return torch.ones(self.shape[1], dtype=torch.bool)
+        return torch.from_numpy(count_prior_rise(self.e_edges.numpy(), self.ei_meV, self._near_ei_anchor(),
+                                                 edge_meV=self.count_edge_meV))
+
+    def prior_energy_bins(self) -> np.ndarray:
+        """Index map of the per-energy profiles (tied in the rise region with the count-domain prior)."""
+        if not self.count_background:
+            return np.arange(self.shape[1])
+        return count_prior_energy_bins(self.e_edges.numpy(), self.ei_meV, self._near_ei_anchor(), edge_meV=self.count_edge_meV)
+
     def near_ei_shape(self) -> torch.Tensor:
-        """exp(−(Ei − E)/λ) averaged over each energy bin, shape (ne,)."""
-        return near_ei_bins(self.e_edges, self.ei_meV, torch.exp(self.nei_log_lambda[0]))
+        """exp(−(Ei − E)/λ) averaged over each energy bin, shape (ne,) (with the count-domain prior: anchored
+        at the top of the covered range and zero outside the rise region)."""
+        shape = near_ei_bins(self.e_edges, self._near_ei_anchor(), torch.exp(self.nei_log_lambda[0]))
+        return torch.where(self._rise(), shape, torch.zeros((), dtype=_DT)) if self.count_background else shape
+
+    def count_shape(self) -> torch.Tensor:
+        """exp(−(Ei − E)/λ_c), λ_c = λ + exp(p) > λ, averaged over each energy bin, anchored at the top of
+        the covered range and zero outside the rise region (:func:`insgan_core.translation.exposure.count_prior_rise`),
+        shape (ne,)."""
+        lam = torch.exp(self.nei_log_lambda[0]) + torch.exp(self.cnt_log_dlambda[0])
+        return torch.where(self._rise(), near_ei_bins(self.e_edges, self._near_ei_anchor(), lam), torch.zeros((), dtype=_DT))
 
     def q_basis(self) -> torch.Tensor:
         """(|Q|/Qs)^{2k} for k in ``q_powers``, shape (n_poly, nq)."""
@@ -258,19 +308,23 @@ class StructuredTranslator(nn.Module):
         qc, ec = self._centres()
         return qc[None, :, None] ** 2 * bose_energy(ec, temperatures_K, KB_MEV_PER_K)[:, None, :]
 
-    def components(self, s: torch.Tensor, temperatures_K: torch.Tensor, kernels=None) -> dict:
-        """Every term of the expectation before coverage and residual, each (B, nq, ne) or broadcastable."""
+    def components(self, s: torch.Tensor, temperatures_K: torch.Tensor, kernels=None, exposure=None) -> dict:
+        """Every term of the expectation before coverage and residual, each (B, nq, ne) or broadcastable;
+        ``exposure`` (B,): run exposure relative to training (default 1)."""
         out = {"signal": self.a[0] * self.signal_path(s, kernels)}
         out["elastic"] = (self.el_amp[:, None] * self.elastic_shape()[None, :])[None]
         out["background"] = torch.einsum("kq,ke->qe", self.q_basis(), self.h)[None]
         out["near_ei"] = (self.nei_amp[:, None] * self.near_ei_shape()[None, :])[None]
         if self.use_phonon:
             out["phonon"] = self.phonon_shape(temperatures_K) * self.g[None, None, :]
+        if self.count_background:
+            x = torch.ones(1, dtype=_DT) if exposure is None else torch.as_tensor(exposure, dtype=_DT).reshape(-1)
+            out["count_background"] = (self.cnt_amp[:, None] * self.count_shape()[None, :])[None] / x[:, None, None]
         return out
 
-    def expectation(self, s: torch.Tensor, temperatures_K: torch.Tensor, kernels=None) -> torch.Tensor:
-        """μ before coverage blanking, (B, nq, ne)."""
-        comp = self.components(s, temperatures_K, kernels)
+    def expectation(self, s: torch.Tensor, temperatures_K: torch.Tensor, kernels=None, exposure=None) -> torch.Tensor:
+        """μ before coverage blanking, (B, nq, ne); ``exposure`` (B,) relative to training (default 1)."""
+        comp = self.components(s, temperatures_K, kernels, exposure)
         total = sum(comp.values())
         total = total.expand(s.shape[0], *self.shape) if total.shape[0] != s.shape[0] else total
         if self.residual is not None:
@@ -292,11 +346,13 @@ class StructuredTranslator(nn.Module):
                 zero = torch.zeros(1, *self.shape, dtype=_DT)
                 comp = self.components(zero, torch.zeros(1, dtype=_DT))
                 static = (comp["elastic"] + comp["background"] + comp["near_ei"])[0]
+                counts = comp["count_background"][0] if self.count_background else torch.zeros(self.shape, dtype=_DT)
                 we = (self.e_edges[1:] - self.e_edges[:-1]).numpy()
                 wq = (self.q_edges[1:] - self.q_edges[:-1]).numpy()
                 # K_E acting on densities: D_w^-1 K_E D_w, transposed for right multiplication
                 ke_d = (ke.numpy() * we[None, :] / we[:, None]).T.copy()
-                self._cache = {"ke": ke_d, "static": static.numpy().copy(), "a": float(self.a.detach()[0]),
+                self._cache = {"ke": ke_d, "static": static.numpy().copy(), "static_counts": counts.numpy().copy(),
+                               "a": float(self.a.detach()[0]),
                                "has_c": self.has_count_scale, "coverage": self.coverage.numpy() > 0.5,
                                "c": self.count_scale.numpy().copy()}
                 nq = self.shape[0]
@@ -316,20 +372,24 @@ class StructuredTranslator(nn.Module):
                     self._cache["kq"] = np.ascontiguousarray(kq * wq[None, None, :] / wq[None, :, None])
         return self._cache
 
-    def predict_array(self, signal: np.ndarray, temperatures_K) -> np.ndarray:
+    def predict_array(self, signal: np.ndarray, temperatures_K, exposure=1.0) -> np.ndarray:
         """Expected measured intensities for inputs on the model grid, before coverage blanking.
 
         Parameters
         ----------
         signal : ndarray, shape (B, nq, ne) or (nq, ne)
         temperatures_K : float or sequence of float (one per map)
+        exposure : float or sequence of float
+            Exposure of the run to predict relative to the training run (counts per unit intensity ratio).
         """
         single = signal.ndim == 2
         s = np.nan_to_num(np.asarray(signal, np.float64)[None] if single else np.asarray(signal, np.float64))
         temps = np.broadcast_to(np.asarray(temperatures_K, np.float64), (s.shape[0],))
+        xs = np.broadcast_to(np.asarray(exposure, np.float64), (s.shape[0],))
         if self.residual is not None:
             with torch.no_grad():
-                out = self.expectation(torch.from_numpy(s), torch.from_numpy(temps.copy())).numpy()
+                out = self.expectation(torch.from_numpy(s), torch.from_numpy(temps.copy()),
+                                       exposure=torch.from_numpy(xs.copy())).numpy()
             return out[0] if single else out
         c = self._inference_cache()
         s1 = s @ c["ke"]  # (B, nq, ne)
@@ -344,6 +404,8 @@ class StructuredTranslator(nn.Module):
         else:
             s2 = np.matmul(c["kq"], s1.transpose(2, 1, 0)).transpose(2, 1, 0)  # (ne, nq, nq) @ (ne, nq, B)
         out = c["a"] * s2 + c["static"][None]
+        if self.count_background:
+            out = out + c["static_counts"][None] / xs[:, None, None]
         if self.use_phonon:
             with torch.no_grad():
                 ph = (self.phonon_shape(torch.from_numpy(temps.copy())) * self.g[None, None, :]).numpy()
@@ -373,44 +435,69 @@ class StructuredTranslator(nn.Module):
             )
         return float(t) if t is not None else 0.0
 
-    def predict(self, sim: INSMap, *, temperature_K: float | None = None, rebin: bool = False) -> INSMap:
-        """Noise-free expected measured map on ``sim``'s grid; NaN outside the model's coverage."""
+    def predict(self, sim: INSMap, *, temperature_K: float | None = None, rebin: bool = False,
+                exposure: float = 1.0) -> INSMap:
+        """Noise-free expected measured map on ``sim``'s grid; NaN outside the model's coverage.
+
+        ``exposure``: the run to imitate, as counts per unit intensity relative to the training run (e.g. a
+        proton-charge ratio, or :func:`insgan_core.data.exposure.relative_exposure` of a measured run); it
+        scales the background fixed in counts (1/x) and the errors √(μ / (x c)).
+        """
+        x = check_exposure(exposure)
         work, rebinned = self._input(sim, rebin)
         t = self._temperature(sim, temperature_K)
-        mu = self._blank(self.predict_array(work.signal, t), work.signal)
-        err = self._error_estimate(mu)
+        mu = self._blank(self.predict_array(work.signal, t, x), work.signal)
+        err = self._error_estimate(mu, x)
         out = work.with_data(mu, err, temperature_K=t if temperature_K is not None else work.metadata.temperature_K)
         out.metadata.provenance = dict(out.metadata.provenance)
-        out.metadata.provenance["translation"] = self._record("none", rebinned)
+        out.metadata.provenance["translation"] = self._record("none", rebinned, x)
         return self._back(out, sim, rebinned)
 
     def sample(self, sim: INSMap, *, temperature_K: float | None = None, rng: np.random.Generator | None = None,
-               rebin: bool = False) -> INSMap:
-        """One Poisson realisation of :meth:`predict` with the learnt count scale; errors √N / c."""
+               rebin: bool = False, exposure: float = 1.0) -> INSMap:
+        """One Poisson realisation of :meth:`predict` with the learnt count scale times ``exposure``
+        (relative to training); errors √N / (x c)."""
         if not self.has_count_scale:
             raise InsganInputError(
                 f"{self.name} translator {self.source or '(in memory)'}: no counting-noise model (its targets had no "
                 "errors); use predict()"
             )
+        x = check_exposure(exposure)
         rng = np.random.default_rng(0) if rng is None else rng
         work, rebinned = self._input(sim, rebin)
         t = self._temperature(sim, temperature_K)
-        mu = self._blank(self.predict_array(work.signal, t), work.signal)
-        signal, error = sample_counts(mu, self.count_scale.numpy(), rng=rng)
+        mu = self._blank(self.predict_array(work.signal, t, x), work.signal)
+        signal, error = sample_counts(mu, x * self.count_scale.numpy(), rng=rng)
         out = work.with_data(signal, error)
         out.metadata.provenance = dict(out.metadata.provenance)
-        out.metadata.provenance["translation"] = self._record("poisson", rebinned)
+        out.metadata.provenance["translation"] = self._record("poisson", rebinned, x)
         return self._back(out, sim, rebinned)
+
+    def exposure_of(self, run) -> float:
+        """Exposure of a measured run relative to training (x = c_run / c_train), read from its errors.
+
+        ``run``: a measured map on the model grid (INSMap or (signal, error)). Median of the per-bin ratio to
+        the training run's S/σ² where both have counts; the ratio of medians when the model has no
+        per-bin map (files from before it existed).
+        """
+        from ..data.exposure import relative_exposure
+
+        ref = self.exposure_map.numpy()
+        if (ref > 0).sum() >= 10:
+            return relative_exposure(run, reference=ref, where="exposure_of")
+        if self.training_exposure is None:
+            raise InsganInputError("exposure_of: this model has no training exposure (its targets had no errors)")
+        return relative_exposure(run, reference=self.training_exposure, where="exposure_of")
 
     @property
     def has_count_scale(self) -> bool:
         return bool(np.all(self.count_scale.detach().numpy() > 0))
 
-    def _error_estimate(self, mu):
+    def _error_estimate(self, mu, exposure: float = 1.0):
         c = self._inference_cache()
         if not c["has_c"]:
             return np.where(np.isnan(mu), np.nan, 0.0)
-        return np.sqrt(np.abs(mu) / c["c"])
+        return np.sqrt(np.abs(mu) / (exposure * c["c"]))
 
     def _back(self, out: INSMap, sim: INSMap, rebinned: bool) -> INSMap:
         if not rebinned:
@@ -418,18 +505,21 @@ class StructuredTranslator(nn.Module):
         m = out.rebin(x_edges=sim.x_axis.edges, e_edges=sim.e_axis.edges)
         return INSMap(m.signal, m.error, sim.x_axis, sim.e_axis, m.metadata, m.distribution)
 
-    def _record(self, noise: str, rebinned: bool) -> dict:
+    def _record(self, noise: str, rebinned: bool, exposure: float = 1.0) -> dict:
         return {
             "kind": KIND, "model_file": self.source, "model_sha256": self.weights_digest(), "noise": noise,
+            "exposure_relative": float(exposure), "training_exposure": self.training_exposure,
             "rebinned": bool(rebinned), "scale_a": float(self.a.detach()[0]), "insgan_version": __version__,
             "error_model": ("Poisson counting noise with the learnt count scale c(Q,E); sigma = sqrt(N)/c" if noise == "poisson"
                             else "sqrt(mu / c(Q,E)) with the learnt count scale" if self.has_count_scale else "none (0)"),
         }
 
     def apply(self, maps, *, rebin: bool = False, batch_size: int = 16, keep_input_nan: bool = False,
-              noise: str = "none", seed: int = 0, temperature_K: float | None = None):
+              noise: str = "none", seed: int = 0, temperature_K: float | None = None, exposure: float = 1.0):
         """Same call as :meth:`insgan_core.gan.inference.TranslationModel.apply`: INSMap → INSMap,
-        MapStack/list → MapStack. The temperature comes from ``temperature_K`` or each map's metadata."""
+        MapStack/list → MapStack. The temperature comes from ``temperature_K`` or each map's metadata;
+        ``exposure`` is the run's exposure relative to training (see :meth:`predict`)."""
+        exposure = check_exposure(exposure)
         if noise not in ("none", "poisson"):
             raise InsganInputError(f"noise must be 'none' or 'poisson', got {noise!r}")
         single = isinstance(maps, INSMap)
@@ -446,8 +536,8 @@ class StructuredTranslator(nn.Module):
         for i, m in enumerate(items):
             if np.all(np.isnan(m.signal)):
                 raise InsganInputError(f"input map {i} is NaN everywhere; nothing to translate")
-            r = self.sample(m, temperature_K=temperature_K, rng=rng, rebin=rebin) if noise == "poisson" else \
-                self.predict(m, temperature_K=temperature_K, rebin=rebin)
+            r = self.sample(m, temperature_K=temperature_K, rng=rng, rebin=rebin, exposure=exposure) if noise == "poisson" else \
+                self.predict(m, temperature_K=temperature_K, rebin=rebin, exposure=exposure)
             if keep_input_nan:
                 r = r.with_data(np.where(np.isnan(m.signal), np.nan, r.signal), np.where(np.isnan(m.signal), np.nan, r.error))
             r.metadata.provenance["gan"] = r.metadata.provenance["translation"]  # where the CLI/plugins look
@@ -492,7 +582,7 @@ class StructuredTranslator(nn.Module):
 
     def __repr__(self):
         nq, ne = self.shape
-        return (f"StructuredTranslator(grid {nq} |Q| x {ne} E bins, Ei={self.ei_meV:g} meV, a={float(self.a[0]):.4g}, "
+        return (f"StructuredTranslator(grid {nq} |Q| x {ne} E bins, Ei={self.ei_meV:g} meV, a={float(self.a.detach()[0]):.4g}, "
                 f"phonon={self.use_phonon}, residual={self.residual_fraction:g})")
 
 
@@ -528,13 +618,14 @@ def _sigma2(target: INSMap, count_scale) -> np.ndarray:
 class _Problem:
     """The training data in the flattened form the least-squares solve and the χ² need."""
 
-    def __init__(self, model: StructuredTranslator, sims, targets, temperatures):
+    def __init__(self, model: StructuredTranslator, sims, targets, temperatures, exposures=None):
         self.model = model
         self.s = torch.from_numpy(np.stack([np.nan_to_num(m.signal) for m in sims]))
         self.t = torch.tensor(temperatures, dtype=_DT)
+        self.x = torch.tensor([1.0] * len(targets) if exposures is None else list(exposures), dtype=_DT)
         y = np.stack([m.signal for m in targets])
         cs = model.count_scale.numpy() if model.has_count_scale else None
-        var = np.stack([_sigma2(m, cs) for m in targets])
+        var = np.stack([_sigma2(m, None if cs is None else cs * float(x)) for m, x in zip(targets, self.x)])
         valid = np.isfinite(y) & (model.coverage.numpy()[None] > 0.5) & np.isfinite(var) & (var > 0)
         if valid.sum() < 10:
             raise InsganInputError("fit_structured: fewer than 10 covered target bins with finite values and errors")
@@ -545,7 +636,7 @@ class _Problem:
         self.idx = np.nonzero(valid)  # (b, i, j)
 
     def chi2(self) -> torch.Tensor:
-        mu = self.model.expectation(self.s, self.t)
+        mu = self.model.expectation(self.s, self.t, exposure=self.x)
         return ((self.y - mu) ** 2 * self.w).sum() / self.n
 
     def solve_linear(self, *, ridge: float = 1e-9) -> None:
@@ -559,21 +650,27 @@ class _Problem:
             qb = m.q_basis().numpy()  # (K, nq)
             lshape = m.elastic_shape().numpy()
             rshape = m.near_ei_shape().numpy()
+            cshape = m.count_shape().numpy() if m.count_background else None
+            xinv = 1.0 / self.x.numpy()[b]
             ph = m.phonon_shape(self.t).numpy()[b, i, j] if m.use_phonon else None
             resid = 1.0
             if m.residual is not None:
-                full = m.expectation(self.s, self.t)
-                base = sum(m.components(self.s, self.t).values())
+                full = m.expectation(self.s, self.t, exposure=self.x)
+                base = sum(m.components(self.s, self.t, exposure=self.x).values())
                 resid = (full / torch.where(base == 0, torch.ones_like(base), base)).numpy()[b, i, j]
         rows, cols, vals = [np.arange(nr)], [np.zeros(nr, int)], [ks]
         off = 1
+        # with the count-domain background, the per-energy profiles h_k and g are held constant above the
+        # onset of the rise towards Ei (the prior of translation.exposure): the rise belongs to the near-Ei terms
+        jt = m.prior_energy_bins()
+        jj = jt[j]
         for k in range(m.n_poly):
-            rows.append(np.arange(nr)); cols.append(off + k * ne + j); vals.append(qb[k, i])
+            rows.append(np.arange(nr)); cols.append(off + k * ne + jj); vals.append(qb[k, i])
         off_h = off
         off += m.n_poly * ne
         off_g = off
         if m.use_phonon:
-            rows.append(np.arange(nr)); cols.append(off + j); vals.append(ph)
+            rows.append(np.arange(nr)); cols.append(off + jj); vals.append(ph)
             off += ne
         off_el = off
         rows.append(np.arange(nr)); cols.append(off + i); vals.append(lshape[j])
@@ -581,40 +678,64 @@ class _Problem:
         off_r = off
         rows.append(np.arange(nr)); cols.append(off + i); vals.append(rshape[j])
         off += nq
+        off_c = off
+        if m.count_background:
+            rows.append(np.arange(nr)); cols.append(off + i); vals.append(cshape[j] * xinv)
+            off += nq
         sw = np.sqrt(self.w.numpy()[b, i, j]) * resid
         x = sp.csr_matrix((np.concatenate(vals) * np.concatenate([sw] * len(vals)),
                            (np.concatenate(rows), np.concatenate(cols))), shape=(nr, off))
         yw = self.y.numpy()[b, i, j] * np.sqrt(self.w.numpy()[b, i, j])
-        ata = (x.T @ x).toarray()
-        atb = x.T @ yw
         nonneg = [0] + list(range(off_el, off))
-        active = np.ones(off, bool)
-        diag = np.diag(ata).copy()
-        scale = float(diag.max()) if diag.size else 1.0
-        for _ in range(8):
-            idx = np.flatnonzero(active)
-            sub = ata[np.ix_(idx, idx)] + np.diag(ridge * np.maximum(diag[idx], 1e-12 * scale) + 1e-14 * scale)
-            try:
-                sol = cho_solve(cho_factor(sub), atb[idx])
-            except (LinAlgError, ValueError):
-                sol = np.linalg.lstsq(sub, atb[idx], rcond=None)[0]
-            p = np.zeros(off)
-            p[idx] = sol
-            neg = [c for c in nonneg if active[c] and p[c] < 0]
-            if not neg:
-                break
-            active[neg] = False
-        p[~active] = 0.0
+        if m.count_background:
+            # the prior of translation.exposure, in two stages: everything but the near-Ei terms from the bins
+            # at or below the onset, then the near-Ei terms alone on what that leaves above it
+            above = jt[j] != j
+            p = _nonneg_lsq(x[~above], yw[~above], nonneg, ridge)
+            near = np.zeros(off, bool)
+            near[off_r:off] = True
+            rest = yw[above] - x[above][:, ~near] @ p[~near]
+            p[near] = _nonneg_lsq(x[above][:, near], rest, list(range(int(near.sum()))), ridge)
+        else:
+            p = _nonneg_lsq(x, yw, nonneg, ridge)
         if p[0] <= 0:
             p[0] = 1e-12  # a must stay positive (the input carries no information otherwise)
         with torch.no_grad():
             m.a.copy_(torch.tensor([p[0]]))
-            m.h.copy_(torch.from_numpy(p[off_h:off_h + m.n_poly * ne].reshape(m.n_poly, ne)))
+            m.h.copy_(torch.from_numpy(p[off_h:off_h + m.n_poly * ne].reshape(m.n_poly, ne)[:, jt]))
             if m.use_phonon:
-                m.g.copy_(torch.from_numpy(p[off_g:off_g + ne]))
+                m.g.copy_(torch.from_numpy(p[off_g:off_g + ne][jt]))
             m.el_amp.copy_(torch.from_numpy(p[off_el:off_el + nq]))
             m.nei_amp.copy_(torch.from_numpy(p[off_r:off_r + nq]))
+            if m.count_background:
+                m.cnt_amp.copy_(torch.from_numpy(p[off_c:off_c + nq]))
         m.invalidate()
+
+
+def _nonneg_lsq(x, yw, nonneg, ridge: float) -> np.ndarray:
+    """argmin ‖x p − yw‖² (x sparse, whitened) with p[c] ≥ 0 for c in ``nonneg``, by an active set; tiny ridge."""
+    n = x.shape[1]
+    ata = (x.T @ x).toarray()
+    atb = x.T @ yw
+    active = np.ones(n, bool)
+    diag = np.diag(ata).copy()
+    scale = float(diag.max()) if diag.size and diag.max() > 0 else 1.0
+    p = np.zeros(n)
+    for _ in range(8):
+        idx = np.flatnonzero(active)
+        sub = ata[np.ix_(idx, idx)] + np.diag(ridge * np.maximum(diag[idx], 1e-12 * scale) + 1e-14 * scale)
+        try:
+            sol = cho_solve(cho_factor(sub), atb[idx])
+        except (LinAlgError, ValueError):
+            sol = np.linalg.lstsq(sub, atb[idx], rcond=None)[0]
+        p = np.zeros(n)
+        p[idx] = sol
+        neg = [c for c in nonneg if active[c] and p[c] < 0]
+        if not neg:
+            break
+        active[neg] = False
+    p[~active] = 0.0
+    return p
 
 
 #: energy window of the noise calibration: from 3 meV to 0.8 Ei (the elastic line and the rise towards Ei
@@ -622,7 +743,7 @@ class _Problem:
 NOISE_WINDOW_MEV = (3.0, 0.8)
 
 
-def _calibrate_noise(model: StructuredTranslator, sims, targets, temps, seed: int) -> float:
+def _calibrate_noise(model: StructuredTranslator, sims, targets, temps, seed: int, exposures=None) -> float:
     """Scale c(Q,E) so that samples have the small-scale variance/mean of the targets.
 
     The measured maps' bin-to-bin scatter exceeds their Poisson error bars (unresolved structure,
@@ -642,8 +763,8 @@ def _calibrate_noise(model: StructuredTranslator, sims, targets, temps, seed: in
     total = 1.0
     for _ in range(3):
         ratios = []
-        for s, t, temp in zip(sims, targets, temps):
-            smp = model.sample(s, temperature_K=temp, rng=rng)
+        for s, t, temp, x in zip(sims, targets, temps, exposures or [1.0] * len(sims)):
+            smp = model.sample(s, temperature_K=temp, rng=rng, exposure=x)
             vs, vt = noise_variance_to_mean(inelastic(smp)), noise_variance_to_mean(inelastic(t))
             if np.isfinite(vs) and np.isfinite(vt) and vs > 0 and vt > 0:
                 ratios.append(vt / vs)
@@ -662,7 +783,8 @@ def _calibrate_noise(model: StructuredTranslator, sims, targets, temps, seed: in
 #: energy resolution from resins is trusted (Gaussian tails of intense
 #: low-energy signal are very sensitive to it: a 2 % change needs strong evidence), the |Q| width is cruder (pixel sampling, binning)
 _PRIOR_SD = {"e_width": 0.02, "q_width": 1.0}
-_NONLINEAR = ("e_width", "q_width", "el_log_sigma", "el_log_gamma", "el_log_tau", "el_logits", "nei_log_lambda")
+_NONLINEAR = ("e_width", "q_width", "el_log_sigma", "el_log_gamma", "el_log_tau", "el_logits", "nei_log_lambda",
+              "cnt_log_dlambda")
 #: line-shape starting points tried before refinement: (logits of Gaussian/Lorentzian/tail+/tail−, log γ/σ, log τ/σ)
 _SHAPE_STARTS = (
     ([6.0, -2.0, -2.0, -2.0], math.log(2.0), math.log(2.0)),
@@ -708,6 +830,29 @@ def _one_thread():
         torch.set_num_threads(n)
 
 
+def _training_exposures(targets) -> tuple[list[float], float | None, np.ndarray | None]:
+    """Relative exposures x_i of the targets (geometric mean 1; each measured against target 0 bin by bin),
+    the reference counts per unit intensity (median) and the per-bin S/σ² map at the reference exposure
+    (geometric mean of the targets' maps over x_i, 0 where none has counts); ([1, …], None, None) when a
+    target carries no counting errors."""
+    from ..data.exposure import exposure_map, relative_exposure
+
+    try:
+        c0 = run_exposure(targets[0], where="fit_structured: target 0")
+        rel = [1.0] + [relative_exposure(t, reference=targets[0], where=f"fit_structured: target {k}")
+                       for k, t in enumerate(targets[1:], start=1)]
+    except InsganInputError:
+        return [1.0] * len(targets), None, None
+    g = float(np.exp(np.mean(np.log(rel))))
+    xs = [r / g for r in rel]
+    logs = np.array([np.where(exposure_map(t) > 0, np.log(np.maximum(exposure_map(t), 1e-300) / x), np.nan)
+                     for t, x in zip(targets, xs)])
+    with np.errstate(invalid="ignore"):
+        n = np.isfinite(logs).sum(0)
+        cmap = np.where(n > 0, np.exp(np.nansum(logs, 0) / np.maximum(n, 1)), 0.0)
+    return xs, c0 / xs[0], cmap
+
+
 def fit_structured(*args, **kwargs) -> StructuredTranslator:
     """See :func:`_fit_structured` (same arguments); runs single-threaded."""
     with _one_thread():
@@ -732,6 +877,7 @@ def _fit_structured(
     q_scale: float = 6.0,
     seed: int = 0,
     progress: bool = False,
+    count_background: bool = False,
 ) -> StructuredTranslator:
     """Fit the structured model to (clean simulation, measured or artefact map) pairs.
 
@@ -764,6 +910,12 @@ def _fit_structured(
         Residual loss: χ² likelihood + adversarial (paired), or adversarial only (unpaired).
     rounds, adam_steps, lr
         Alternations of (least-squares solve, Adam on the nonlinear parameters).
+    count_background : bool
+        Add the near-Ei background fixed in counts (intensity ∝ 1/exposure) with the prior of
+        :mod:`insgan_core.translation.exposure`. Each target's exposure is read from its errors
+        (:func:`insgan_core.data.exposure.run_exposure`); with targets of different exposures the split
+        between count- and intensity-domain terms is fitted (and the edge at the top of the covered range is
+        not set apart: ``count_edge_meV`` = 0), with one exposure it rests on the prior.
 
     Returns
     -------
@@ -794,15 +946,28 @@ def _fit_structured(
         use_phonon = bool(phonon)
     torch.manual_seed(seed)
     model = StructuredTranslator.from_settings(inst, ref.x_axis.edges, ref.e_axis.edges, q_powers=q_powers, q_scale=q_scale,
-                                               use_phonon=use_phonon, residual_fraction=0.0)
+                                               use_phonon=use_phonon, residual_fraction=0.0,
+                                               count_background=count_background)
     cov = (_coverage_from_detectors(ref.x_axis.edges, ref.e_axis.edges, detectors) if detectors is not None
            else np.any([np.isfinite(t.signal) for t in targets], axis=0))
-    cscale = estimate_count_scale_map([t.signal for t in targets], [t.error for t in targets])
+    # exposure of each target from its errors, relative to their geometric mean (the model's reference)
+    exposures, c_ref, cmap = _training_exposures(targets)
+    model.training_exposure = c_ref
+    if max(exposures) > 1.5 * min(exposures):  # two exposures identify the split at the edge too
+        model.count_edge_meV = 0.0
+    if cmap is not None:
+        with torch.no_grad():
+            model.exposure_map.copy_(torch.from_numpy(cmap))
+    if count_background:
+        with torch.no_grad():
+            model.nei_log_lambda.fill_(math.log(COUNT_PRIOR_SHARP_LAMBDA_MEV))
+            model.cnt_log_dlambda.fill_(math.log(1.0))
+    cscale = estimate_count_scale_map([t.signal for t in targets], [t.error * math.sqrt(x) for t, x in zip(targets, exposures)])
     with torch.no_grad():
         model.coverage.copy_(torch.from_numpy(cov.astype(np.float64)))
         if cscale is not None:
             model.count_scale.copy_(torch.from_numpy(cscale))
-    prob = _Problem(model, sims, targets, temps)
+    prob = _Problem(model, sims, targets, temps, exposures)
 
     history = []
     # the structured least-squares baseline: analytic kernels, background polynomials, a (elastic and
@@ -853,7 +1018,7 @@ def _fit_structured(
     model.invalidate()
 
     if model.has_count_scale:
-        history.append({"stage": "noise_calibration", "variance_factor": _calibrate_noise(model, sims, targets, temps, seed)})
+        history.append({"stage": "noise_calibration", "variance_factor": _calibrate_noise(model, sims, targets, temps, seed, exposures)})
     if residual_fraction > 0:
         from .adversarial import train_residual
 
@@ -864,7 +1029,7 @@ def _fit_structured(
     model.training_record = {
         "temperatures_K": temps, "n_pairs": len(sims), "history": history, "chi2_per_bin_baseline_start": chi2_lsq,
         "chi2_per_bin_final": float(min(h["chi2_per_bin"] for h in history if "chi2_per_bin" in h)), "seconds": time.perf_counter() - t0,
-        "n_bins": prob.n,
+        "n_bins": prob.n, "exposures_relative": exposures, "exposure_reference": c_ref,
     }
     model.invalidate()
     return model

@@ -201,26 +201,39 @@ class ZonePlan:
         self._w = np.zeros((nk, nq))
         self._q_cart = np.zeros((nk, nq, 3))
         g2 = np.sum(g_cart ** 2, axis=1)
+        step = float(edges[1] - edges[0])
+        uniform = bool(np.allclose(np.diff(edges), step, rtol=1e-9, atol=0))
         lo2, hi2 = float(edges[0]) ** 2, float(edges[-1]) ** 2
         for start in range(0, nk, 128):
             kc = k_cart[start:start + 128]
             q2 = g2[None, :] + 2.0 * (kc @ g_cart.T) + np.sum(kc ** 2, axis=1)[:, None]  # |k + G|², (c, nG)
             ki, gi = np.nonzero((q2 >= lo2) & (q2 < hi2) & (q2 > 0))
             qv = np.sqrt(q2[ki, gi])
-            shell = np.clip(np.searchsorted(edges, qv, side="right") - 1, 0, nq - 1)
+            if uniform:
+                shell = np.clip(((qv - edges[0]) / step).astype(np.int64), 0, nq - 1)
+                shell += (qv >= edges[np.minimum(shell + 1, nq)]).astype(np.int64)  # round-off at the edges
+                shell -= (qv < edges[shell]).astype(np.int64)
+                shell = np.clip(shell, 0, nq - 1)
+            else:
+                shell = np.clip(np.searchsorted(edges, qv, side="right") - 1, 0, nq - 1)
             if self.band < 1.0:  # only the central part of each bin: closer to the sphere at the centre
                 inner = np.abs(qv - centres[shell]) <= self.band * half[shell]
                 ki, gi, qv, shell = ki[inner], gi[inner], qv[inner], shell[inner]
             seg = ki * nq + shell
             wseg = np.bincount(seg, weights=qv ** -2.0, minlength=len(kc) * nq)
-            # one sort on (segment, distance to the bin centre): the distance, < half a bin, is a fraction
-            order = np.argsort(seg + 0.5 * np.abs(qv - centres[shell]) / half[shell])
-            s_sorted = seg[order]
-            first = order[np.concatenate([[True], s_sorted[1:] != s_sorted[:-1]])] if seg.size else order
-            rows, cols = start + ki[first], shell[first]
-            self._gidx[rows, cols] = gi[first]
-            self._w[rows, cols] = wseg[seg[first]]
-            self._q_cart[rows, cols] = g_cart[gi[first]] + k_cart[rows]
+            # nearest sample to the bin centre per (k, bin) segment without a sort: the minimum over the
+            # segment of (quantised distance, G index) packed into one integer
+            dist = np.minimum(np.abs(qv - centres[shell]) / half[shell], 1.0)
+            key = (dist * 2.0 ** 40).astype(np.int64) * len(g_cart) + gi
+            best = np.full(len(kc) * nq, np.iinfo(np.int64).max)
+            np.minimum.at(best, seg, key)
+            hit = best < np.iinfo(np.int64).max
+            seg_hit = np.nonzero(hit)[0]
+            gsel = best[hit] % len(g_cart)
+            rows, cols = start + seg_hit // nq, seg_hit % nq
+            self._gidx[rows, cols] = gsel
+            self._w[rows, cols] = wseg[seg_hit]
+            self._q_cart[rows, cols] = g_cart[gsel] + k_cart[rows]
         total = self._w.sum(axis=0)
         self._w /= np.where(total > 0, total, 1.0)[None, :]
         q_abs = np.linalg.norm(self._q_cart, axis=2)

@@ -142,7 +142,8 @@ class ZonePlan:
     shift : sequence of 3 floats, optional
         Grid offset in units of a grid step (default: the generic offset of :func:`shifted_grid`).
     min_k : int
-        |Q| bins reached by fewer grid points are computed by a direction plan with 2·min_k directions.
+        |Q| bins reached by fewer zone points are computed by a direction plan with min_k directions
+        (full sphere; min_k/2 computed with the ±Q pairing).
     form_factor : bool
     units : {"spin", "mbarn"}
     dtype : {"float32", "float64"}
@@ -198,7 +199,7 @@ class ZonePlan:
         if not np.all(self.zone_bins):
             from .powder_plan import PowderPlan
 
-            counts = np.where(self.zone_bins, 0, 2 * int(min_k))
+            counts = np.where(self.zone_bins, 0, int(min_k))
             self.low_plan = PowderPlan(model, q_edges=self.q_axis.edges, e_edges=self.e_axis.edges, n_points=counts,
                                        form_factor=form_factor, units=units, device=device)
         self._geometry = _signature(self.resolved, self.prep)

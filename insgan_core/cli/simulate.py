@@ -57,7 +57,7 @@ def add_simulation_arguments(parser: argparse.ArgumentParser) -> None:
     phys.add_argument("--integrator", choices=("zone", "plan"), default=None,
                       help="powder integrator without --directions: 'zone' (one diagonalisation per zone-grid point "
                            "serves a Q = k + G in every |Q| bin; bin averages) or 'plan' (deterministic directions "
-                           "on the sphere at each bin centre); default: the library default, zone)")
+                           "on the sphere at each bin centre); default: the library default, plan)")
     phys.add_argument("--seed", type=int, default=0, help="seed of the per-shell random rotations (default 0)")
     phys.add_argument("--no-form-factor", action="store_true", help="omit the magnetic form factor")
     phys.add_argument("--units", choices=("spin", "mbarn"), default="spin", help="S_perp per site per meV, or mbarn/sr/meV per site")

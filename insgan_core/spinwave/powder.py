@@ -18,7 +18,7 @@ from .parallel import single_blas_thread
 __all__ = ["fibonacci_sphere", "shell_directions", "powder_map", "DEFAULT_METHOD"]
 
 #: integrator of :func:`powder_map` when neither ``n_directions`` nor ``method`` is given
-DEFAULT_METHOD = "zone"
+DEFAULT_METHOD = "plan"
 
 _GOLDEN_ANGLE = np.pi * (3.0 - np.sqrt(5.0))
 

@@ -148,7 +148,11 @@ def test_bad_input_is_named():
         ZonePlan(model, dtype="float16", **kw)
     with pytest.raises(InsganInputError, match="method"):
         powder_map(model, method="magic", **kw)
+    with pytest.raises(InsganInputError, match="band"):
+        ZonePlan(model, band=0.0, **kw)
     zp = ZonePlan(model, grid=[4, 4, 2], **kw)
+    inner = ZonePlan(model, grid=[4, 4, 2], band=0.5, **kw)  # only the central half of the bin: fewer samples
+    assert np.all(inner.k_per_bin <= zp.k_per_bin) and inner._w.sum() == pytest.approx(zp._w.sum())
     with pytest.raises(InsganInputError, match="different geometry"):
         zp.signal(load_model("kagome_q0"))
     with pytest.raises(InsganInputError, match="zone plan was built for other"):

@@ -82,7 +82,8 @@ def powder_map(
         E (meV array) -> FWHM (meV array), e.g. an instrument resolution.
     n_directions : int or None
         None (default): the integrator named by ``method`` — the zone-folded grid
-        (:mod:`~insgan_core.spinwave.powder_zone`) or a :class:`~insgan_core.spinwave.powder_plan.PowderPlan`, deterministic quadrature
+        (:mod:`~insgan_core.spinwave.powder_zone`) or a
+        :class:`~insgan_core.spinwave.powder_plan.PowderPlan`, deterministic quadrature
         with the directions per shell chosen from ``accuracy`` (more at larger |Q|), reduced by the
         spectrum's symmetry and the ±Q pairing, single precision where accurate (see that module). An
         integer: the previous method, that many directions per shell (Fibonacci sphere, randomly rotated per

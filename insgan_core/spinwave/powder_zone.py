@@ -28,7 +28,8 @@ energies; a product grid N_a × N_b × N_c gives a chain only N_a) and whose poi
 symmetry images of each other (which share energies); measured on Bi2Fe4O9 it reaches a given error with
 ~2× fewer points than a product grid with a generic offset (:func:`shifted_grid`, still available).
 Every sample stands for its antipode too (the ±Q pairing of :mod:`.powder_plan`: half the weight of each
-mode at +|ω| and half at −|ω|, each with its Bose factor). Bins reached by fewer than ``min_k`` points (the lowest |Q|) use a direction :class:`PowderPlan` on the bin centre.
+mode at +|ω| and half at −|ω|, each with its Bose factor). Bins reached by fewer than ``min_k`` points
+(the lowest |Q|) use a direction :class:`PowderPlan` on the bin centre.
 """
 
 from __future__ import annotations
@@ -396,7 +397,8 @@ class ZonePlan:
                         D = torch.as_tensor(self._phases(gauge, sites, gidx), dtype=cdt, device=dev)
                         D = D * f[:, :, j, None].to(cdt)  # (c, nq, n_j)
                         coef = torch.cat([Ut[None, None].expand(c, nq, -1, -1), qh[:, :, None, :]], dim=2)
-                        rows = (coef[..., None] * D[:, :, None, None, :]).reshape(c, nq * (len(lam_k) + 1), 3 * len(sites))
+                        rows = (coef[..., None] * D[:, :, None, None, :]).reshape(
+                            c, nq * (len(lam_k) + 1), 3 * len(sites))
                         Aj = A[:, :, sites, :].reshape(c, 3 * len(sites), M)
                         zp = zp + rows @ Aj
                     zp = zp.reshape(c, nq, len(lam_k) + 1, M)

@@ -9,7 +9,7 @@ from scipy.special import ndtr
 
 from ..errors import InsganInputError
 
-__all__ = ["FWHM_TO_SIGMA", "histogram_modes", "resolve_width"]
+__all__ = ["FWHM_TO_SIGMA", "histogram_modes", "resolve_width", "fine_edges", "fine_index", "broaden_fine"]
 
 #: σ = FWHM / sqrt(8 ln 2) (not SpinW sw_egrid's 'dE' factor, which broadens 1.386× too much)
 FWHM_TO_SIGMA = 1.0 / np.sqrt(8.0 * np.log(2.0))
@@ -90,29 +90,49 @@ def histogram_modes(
     rows = np.asarray(rows, dtype=np.int64)
     E = np.asarray(energies, dtype=float)
     W = np.asarray(weights, dtype=float)
-    lo, hi = e_edges[0], e_edges[-1]
+    fine = fine_edges(e_edges, width=width, oversample=oversample)
+    nfine = fine.size - 1
+    idx = fine_index(E, fine)
+    ok = (idx >= 0) & (idx < nfine) & (W != 0)
+    flat = (np.broadcast_to(rows[:, None], E.shape)[ok] * nfine + idx[ok]).astype(np.int64)
+    hist = np.bincount(flat, weights=W[ok], minlength=n_rows * nfine).reshape(n_rows, nfine)
+    return broaden_fine(hist, fine, e_edges, width=width)
+
+
+def fine_edges(e_edges: np.ndarray, *, width=None, oversample: int = 4) -> np.ndarray:
+    """Internal energy grid of :func:`histogram_modes`: ``e_edges`` itself without broadening, else a
+    uniform grid of step min(bin)/oversample (at most FWHM_max/4) extending 4 FWHM_max beyond the range."""
+    e_edges = np.asarray(e_edges, dtype=float)
     if width is None:
-        fine = e_edges
-    else:
-        wmax = float(np.max(_widths(width, e_edges, lo, hi)))
-        step = float(np.min(np.diff(e_edges))) / max(int(oversample), 1)
-        step = min(step, wmax / 4.0)
-        f_lo, f_hi = lo - 4.0 * wmax, hi + 4.0 * wmax
-        nf = int(np.ceil((f_hi - f_lo) / step))
-        fine = f_lo + step * np.arange(nf + 1)
+        return e_edges
+    lo, hi = e_edges[0], e_edges[-1]
+    wmax = float(np.max(_widths(width, e_edges, lo, hi)))
+    step = float(np.min(np.diff(e_edges))) / max(int(oversample), 1)
+    step = min(step, wmax / 4.0)
+    f_lo, f_hi = lo - 4.0 * wmax, hi + 4.0 * wmax
+    nf = int(np.ceil((f_hi - f_lo) / step))
+    return f_lo + step * np.arange(nf + 1)
+
+
+def fine_index(E: np.ndarray, fine: np.ndarray) -> np.ndarray:
+    """Bin index of energies E on the grid ``fine`` (−1 or ≥ nfine outside; the last edge is inside)."""
     nfine = fine.size - 1
     uniform = np.allclose(np.diff(fine), fine[1] - fine[0], rtol=1e-9, atol=0)
     if uniform:
         idx = np.floor((E - fine[0]) / (fine[1] - fine[0])).astype(np.int64)
-        idx[E == fine[-1]] = nfine - 1
     else:
         idx = np.searchsorted(fine, E, side="right") - 1
-        idx[E == fine[-1]] = nfine - 1
-    ok = (idx >= 0) & (idx < nfine) & (W != 0)
-    flat = (np.broadcast_to(rows[:, None], E.shape)[ok] * nfine + idx[ok]).astype(np.int64)
-    hist = np.bincount(flat, weights=W[ok], minlength=n_rows * nfine).reshape(n_rows, nfine)
+    idx[E == fine[-1]] = nfine - 1
+    return idx
+
+
+def broaden_fine(hist: np.ndarray, fine: np.ndarray, e_edges: np.ndarray, *, width=None) -> np.ndarray:
+    """Summed weights on the grid ``fine`` (n_rows, nfine) -> spectral density (n_rows, ne) per meV on
+    ``e_edges``, Gaussian-broadened with the exact bin integrals when ``width`` is given."""
+    e_edges = np.asarray(e_edges, dtype=float)
     if width is None:
         return hist / np.diff(e_edges)[None, :]
+    lo, hi = e_edges[0], e_edges[-1]
     centres = 0.5 * (fine[1:] + fine[:-1])
     sigma = _widths(width, centres, lo, hi) * FWHM_TO_SIGMA
     G = ndtr((e_edges[None, 1:] - centres[:, None]) / sigma[:, None]) - ndtr(

@@ -15,7 +15,10 @@ from .calculator import SpinWaveCalculator
 from .model import SIGN_CONVENTION, SpinWaveModel
 from .parallel import single_blas_thread
 
-__all__ = ["fibonacci_sphere", "shell_directions", "powder_map"]
+__all__ = ["fibonacci_sphere", "shell_directions", "powder_map", "DEFAULT_METHOD"]
+
+#: integrator of :func:`powder_map` when neither ``n_directions`` nor ``method`` is given
+DEFAULT_METHOD = "plan"
 
 _GOLDEN_ANGLE = np.pi * (3.0 - np.sqrt(5.0))
 
@@ -59,6 +62,8 @@ def powder_map(
     plan=None,
     error_estimate: bool = True,
     refine: bool = False,
+    method: str | None = None,
+    zone_grid=None,
 ) -> INSMap:
     """Powder-averaged S(|Q|, E) on exactly the given bin edges.
 
@@ -76,7 +81,9 @@ def powder_map(
     width_function : callable, optional
         E (meV array) -> FWHM (meV array), e.g. an instrument resolution.
     n_directions : int or None
-        None (default): a :class:`~insgan_core.spinwave.powder_plan.PowderPlan` — deterministic quadrature
+        None (default): the integrator named by ``method`` — the zone-folded grid
+        (:mod:`~insgan_core.spinwave.powder_zone`) or a
+        :class:`~insgan_core.spinwave.powder_plan.PowderPlan`, deterministic quadrature
         with the directions per shell chosen from ``accuracy`` (more at larger |Q|), reduced by the
         spectrum's symmetry and the ±Q pairing, single precision where accurate (see that module). An
         integer: the previous method, that many directions per shell (Fibonacci sphere, randomly rotated per
@@ -92,7 +99,9 @@ def powder_map(
     calculator : SpinWaveCalculator, optional
         Reuse a calculator (its backend then wins); implies the ``n_directions`` method (1597 if None).
     accuracy : float, optional
-        Target relative L1 quadrature error of the map for the default method (default
+        Target relative L1 quadrature error of the map (calibrated with 2 meV FWHM broadening): the zone
+        method's grid has (6.58/accuracy)^1.59 points (:func:`~insgan_core.spinwave.powder_zone.grid_for_accuracy`),
+        the plan method sizes its directions per shell (default
         :data:`~insgan_core.spinwave.powder_plan.DEFAULT_ACCURACY`); the estimate actually reached is in
         the provenance (``quadrature_error``).
     plan : PowderPlan, optional
@@ -100,8 +109,16 @@ def powder_map(
         redoes only the Hamiltonian, the diagonalisations and the binning).
     error_estimate : bool
         Estimate the quadrature error of the default method (about 6 % extra time).
+    method : {None, "zone", "plan"}
+        Powder integrator when ``n_directions`` and ``calculator`` are not given. "zone": zone folding
+        (:class:`~insgan_core.spinwave.powder_zone.ZonePlan`: one diagonalisation per point of a
+        Brillouin-zone grid serves one Q = k + G in every |Q| bin; ``accuracy`` sets the grid). "plan":
+        the direction quadrature of :class:`~insgan_core.spinwave.powder_plan.PowderPlan`. None: the
+        default, :data:`DEFAULT_METHOD`. A ``plan`` argument selects its own method.
+    zone_grid : sequence of 3 ints, optional
+        Zone method: grid divisions along a*, b*, c* instead of the choice from ``accuracy``.
     refine : bool
-        Default method only: while the estimated error exceeds ``accuracy``, recompute with
+        Plan method only: while the estimated error exceeds ``accuracy``, recompute with
         (estimate/accuracy)² × 1.2 times the directions (at most twice, ×16 each); off by default because
         unbroadened histograms of dispersive modes converge slowly (see benchmarks/REPORT.md).
 
@@ -121,6 +138,17 @@ def powder_map(
     q_axis = check_edges(q_edges, name="q_edges", unit="MomentumTransfer", minimum=0.0)
     e_axis = check_edges(e_edges, name="e_edges", unit="DeltaE")
     width = resolve_width(fwhm_meV, width_function)
+    if method not in (None, "zone", "plan"):
+        raise InsganInputError(f"powder_map: method = {method!r}; expected 'zone' or 'plan' (or None for the default)")
+    from .powder_zone import ZonePlan
+
+    use_zone = isinstance(plan, ZonePlan) or (plan is None and n_directions is None and calculator is None
+                                               and (method or DEFAULT_METHOD) == "zone")
+    if use_zone:
+        return _zone_map(model, q_axis, e_axis, temperature_K=temperature_K, fwhm_meV=fwhm_meV,
+                         width_function=width_function, form_factor=form_factor, backend=backend, device=device,
+                         units=units, oversample=oversample, workers=workers, accuracy=accuracy, plan=plan,
+                         grid=zone_grid)
     if plan is not None or (n_directions is None and calculator is None):
         return _planned_map(model, q_axis, e_axis, temperature_K=temperature_K, fwhm_meV=fwhm_meV,
                             width_function=width_function, seed=seed, form_factor=form_factor, backend=backend,
@@ -207,5 +235,44 @@ def _planned_map(model, q_axis, e_axis, *, temperature_K, fwhm_meV, width_functi
             estimate = plan.error_estimate(model, signal=signal, **kw)
         provenance["quadrature_error"] = estimate
         provenance["powder_plan"] = plan.describe()
+    metadata = MapMetadata(temperature_K=float(temperature_K), sample=model.name, provenance={"spinwave": provenance})
+    return INSMap(signal, np.zeros_like(signal), q_axis, e_axis, metadata, distribution=True)
+
+
+def _zone_map(model, q_axis, e_axis, *, temperature_K, fwhm_meV, width_function, form_factor, backend, device, units,
+              oversample, workers, accuracy, plan, grid) -> INSMap:
+    """powder_map with a :class:`~insgan_core.spinwave.powder_zone.ZonePlan`."""
+    from .powder_plan import DEFAULT_ACCURACY
+    from .powder_zone import ZonePlan, predicted_error
+
+    if backend not in ("numpy", "torch"):
+        raise InsganInputError(f"powder_map: backend = {backend!r}; expected 'numpy' or 'torch'")
+    target = DEFAULT_ACCURACY if accuracy is None else float(accuracy)
+    if plan is None:
+        plan = ZonePlan(model, q_edges=q_axis.edges, e_edges=e_axis.edges, accuracy=target, grid=grid,
+                        form_factor=form_factor, units=units, device=device if backend == "torch" else "cpu")
+    else:
+        same = (np.array_equal(plan.q_axis.edges, q_axis.edges) and np.array_equal(plan.e_axis.edges, e_axis.edges)
+                and plan.form_factor == bool(form_factor) and plan.units == units)
+        if not same:
+            raise InsganInputError("powder_map: the zone plan was built for other bin edges, form factor or units; "
+                                   "build a ZonePlan for this grid")
+    signal = plan.signal(model, temperature_K=temperature_K, fwhm_meV=fwhm_meV, width_function=width_function,
+                         oversample=oversample, workers=workers)
+    provenance = {
+        "generator": "insgan_core.spinwave.powder_map",
+        "model": model.name,
+        "parameters": model.parameters,
+        "convention": SIGN_CONVENTION,
+        "normalisation": "per magnetic site" + (", mbarn/sr/meV" if units == "mbarn" else ", S_perp per meV"),
+        "n_directions": None,
+        "powder_zone": plan.describe(),
+        "quadrature_error": {"predicted_relative_L1": predicted_error(len(plan.k_points)),
+                             "basis": "error model calibrated on Bi2Fe4O9 at 2 meV FWHM (powder_zone)"},
+        "form_factor": bool(form_factor),
+        "fwhm_meV": None if fwhm_meV is None or callable(fwhm_meV) else float(fwhm_meV),
+        "width_function": None if width_function is None else getattr(width_function, "__name__", "callable"),
+        "backend": f"zone ({plan.dtype}, {plan.device})",
+    }
     metadata = MapMetadata(temperature_K=float(temperature_K), sample=model.name, provenance={"spinwave": provenance})
     return INSMap(signal, np.zeros_like(signal), q_axis, e_axis, metadata, distribution=True)

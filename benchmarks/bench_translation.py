@@ -64,8 +64,13 @@ def learned_model_fit():
     return fit_structured, None
 
 
-def fit_all(names, sims, targets, temps, *, settings, detectors, learned, quick):
-    """Fitted translators (baselines, then the learned model) and the fit time of each."""
+def fit_all(names, sims, targets, temps, *, settings, detectors, learned, quick, relative_error=0.0,
+            robust_structured=False):
+    """Fitted translators (baselines, then the learned model) and the fit time of each.
+
+    ``relative_error`` goes to the learned model's fit (model-error floor of its weights, when > 0);
+    ``robust_structured`` adds the structured baseline refitted with Poisson weights from its own
+    prediction (``weighting="model"``) as "structured_w"."""
     from insgan_core.translation.baselines import fit_baseline
     from insgan_core.translation.evaluation import Renamed
 
@@ -74,9 +79,16 @@ def fit_all(names, sims, targets, temps, *, settings, detectors, learned, quick)
         t0 = time.perf_counter()
         out.append(fit_baseline(name, sims, targets, temperatures_K=temps, settings=settings, detectors=detectors))
         seconds[name] = time.perf_counter() - t0
+    if robust_structured and "structured" in names:
+        t0 = time.perf_counter()
+        out.append(Renamed(fit_baseline("structured", sims, targets, temperatures_K=temps, settings=settings,
+                                        detectors=detectors, weighting="model"), "structured_w"))
+        seconds["structured_w"] = time.perf_counter() - t0
     if learned is not None:
         params = inspect.signature(learned).parameters
         kw = {k: v for k, v in (("settings", settings), ("detectors", detectors)) if k in params}
+        if relative_error and "relative_error" in params:
+            kw["relative_error"] = relative_error
         t0 = time.perf_counter()
         try:
             model = Renamed(learned(sims, targets, temperatures_K=temps, **kw), "model")
@@ -214,8 +226,8 @@ def _family_maps(args):
     rng = np.random.default_rng(args.seed)
     cache = {}
 
-    def simulate(family, factor, seed):
-        key = (family, tuple(sorted(factor.items())) if isinstance(factor, dict) else factor, seed)
+    def simulate(family, factor, seed, mc_samples=None):
+        key = (family, tuple(sorted(factor.items())) if isinstance(factor, dict) else factor, seed, mc_samples)
         if key not in cache:
             model = load_model(family)
             params = {k: v * (factor[k] if isinstance(factor, dict) else factor)
@@ -223,13 +235,21 @@ def _family_maps(args):
             m = model.with_parameters(**params)
             t0 = time.perf_counter()
             clean = powder_map(m, q_edges=q, e_edges=e, temperature_K=5.0, n_directions=args.family_directions, seed=seed)
-            target = apply_artefacts(clean, settings=settings, config=config, detectors=detectors, seed=seed, method="montecarlo")
+            cfg = config if mc_samples is None else ArtefactConfig(
+                steps=config.steps, resolution=ResolutionConfig(mc_samples=mc_samples))
+            target = apply_artefacts(clean, settings=settings, config=cfg, detectors=detectors, seed=seed, method="montecarlo")
             cache[key] = (clean, target, time.perf_counter() - t0)
         return cache[key]
 
-    def background_only(clean, seed):
+    def background_only(clean):
+        # the Monte-Carlo resolution of an all-zero map is exactly zero: backgrounds and coverage only
         zero = clean.with_data(np.zeros(clean.shape))
-        return apply_artefacts(zero, settings=settings, config=config, detectors=detectors, seed=seed, method="montecarlo")
+        return apply_artefacts(zero, settings=settings, config=ArtefactConfig(steps=("background", "coverage")),
+                               detectors=detectors)
+
+    def second_realisation(clean, seed):
+        cfg = ArtefactConfig(steps=config.steps, resolution=ResolutionConfig(mc_samples=args.target_mc_samples))
+        return apply_artefacts(clean, settings=settings, config=cfg, detectors=detectors, seed=seed, method="montecarlo")
 
     train_sims, train_targets = [], []
     for fam in args.train_families:
@@ -259,24 +279,35 @@ def _family_maps(args):
     test_maps = []
     for label, fam, factor in tests:
         try:
-            clean, target, secs = simulate(fam, factor, 7)
+            clean, target, secs = simulate(fam, factor, 7, args.target_mc_samples)
         except Exception as exc:  # noqa: BLE001 — a model unstable at ×0.5/×1.6 is reported, not fatal
             _log(f"  {label}: simulation failed ({type(exc).__name__}: {exc})")
             test_maps.append({"label": label, "error": f"{type(exc).__name__}: {exc}"})
             continue
-        _log(f"  {label}: simulated + Monte-Carlo artefacts in {secs:.1f} s")
-        test_maps.append({"label": label, "clean": clean, "target": target, "background": background_only(clean, 7)})
+        _log(f"  {label}: simulated + Monte-Carlo artefacts ({args.target_mc_samples} histories per bin) in {secs:.1f} s")
+        test_maps.append({"label": label, "clean": clean, "target": target, "background": background_only(clean),
+                          "target_again": second_realisation(clean, 8)})
     return settings, detectors, train_sims, train_targets, test_maps, count_scale
 
 
 def out_of_family(args, learned):
+    """Parts (b) and (c) for one training set: per test map, every translator's relative L1 to the noise-free
+    target, signal-part inelastic ratio and peak shifts (:mod:`insgan_core.translation.signal_metrics`),
+    null and ×10 input; plus the target's own Monte-Carlo noise floor (relative L1 between two realisations)."""
     from insgan_core.gan.metrics import relative_l1
     from insgan_core.instrument import energy_fwhm_meV
-    from insgan_core.translation.evaluation import evaluate_translators
+    from insgan_core.translation.signal_metrics import inelastic_cut_meV, signal_inelastic_ratio, signal_peak_shifts
 
     settings, detectors, sims, targets, tests, count_scale = _family_maps(args)
     trs, fit_s, errors = fit_all(args.baselines, sims, targets, [5.0] * len(sims), settings=settings,
-                                 detectors=detectors, learned=learned, quick=args.quick)
+                                 detectors=detectors, learned=learned, quick=args.quick,
+                                 relative_error=args.relative_error, robust_structured=args.robust_structured)
+    e_cut = inelastic_cut_meV(float(energy_fwhm_meV(settings, 0.0)))
+    e_top = NEAR_EI_MEV
+
+    def half_fwhm(e):
+        return 0.5 * float(energy_fwhm_meV(settings, e))
+
     maps = []
     for t in tests:
         if "error" in t:
@@ -286,33 +317,30 @@ def out_of_family(args, learned):
         covered = target.x_axis.centres[np.isfinite(target.signal).any(1)]
         qs = np.linspace(covered[0], covered[-1], 4)
         windows = [(float(qs[i]), float(qs[i + 1])) for i in range(3)]
-        res = evaluate_translators(trs, [clean], [target], [5.0], q_windows=windows, e_range=(5.0, 45.0),
-                                   sample=False, n_patches=64, seed=args.seed)
-        entry = {"label": t["label"], "translators": {}}
-        target_peaks = res["maps"][0]["target"]["energy_cuts"]
+        tgt_signal = target.with_data(target.signal - bg.signal)
+        entry = {"label": t["label"], "translators": {},
+                 "target_noise_floor_relative_l1": _rel(relative_l1, t["target_again"].signal, target.signal)}
         for tr in trs:
             n = _name(tr)
-            m = res["maps"][0]["translators"][n]
-            shifts = []
-            for c, tc in zip(m["energy_cuts"], target_peaks):
-                if np.isfinite(c["shift_from_target_meV"]):
-                    half = 0.5 * float(energy_fwhm_meV(settings, tc["peak_meV"]))
-                    shifts.append(abs(c["shift_from_target_meV"]) / half)
             null = tr.predict(clean.with_data(np.zeros(clean.shape)), temperature_K=5.0)
             pred = tr.predict(clean, temperature_K=5.0)
             ten = tr.predict(clean.with_data(10.0 * clean.signal), temperature_K=5.0)
-            tgt_signal = target.signal - bg.signal
+            pred_signal = pred.with_data(pred.signal - null.signal)
+            shifts = signal_peak_shifts(pred_signal, tgt_signal, q_windows=windows, e_range=(e_cut, e_top),
+                                        half_fwhm=half_fwhm)
+            judged = [c["shift_over_half_fwhm"] for c in shifts if np.isfinite(c["target_peak_meV"])]
             entry["translators"][n] = {
-                "relative_l1": m["relative_l1"],
-                "inelastic_ratio": m["inelastic_ratio"],
-                "max_peak_shift_over_half_fwhm": max(shifts) if shifts else None,
+                "relative_l1": _rel(relative_l1, pred.signal, target.signal),
+                "inelastic_ratio": signal_inelastic_ratio(pred_signal, tgt_signal, e_cut_meV=e_cut, e_max_meV=e_top),
+                "max_peak_shift_over_half_fwhm": max(judged) if judged else None,
+                "peak_cuts": shifts,
                 "null_relative_l1_to_background": _rel(relative_l1, null.signal, bg.signal),
-                "x10_signal_relative_l1": _rel(relative_l1, ten.signal - null.signal, 10.0 * tgt_signal),
-                "x10_linearity_relative_l1": _rel(relative_l1, ten.signal - null.signal, 10.0 * (pred.signal - null.signal)),
+                "x10_linearity_relative_l1": _rel(relative_l1, ten.signal - null.signal, 10.0 * pred_signal.signal),
             }
         maps.append(entry)
     return {"train_families": args.train_families, "n_train_per_family": args.n_train, "count_scale": count_scale,
-            "fit_s": fit_s, "errors": errors, "maps": maps,
+            "inelastic_region_meV": [e_cut, e_top], "target_mc_samples": args.target_mc_samples,
+            "relative_error": args.relative_error, "fit_s": fit_s, "errors": errors, "maps": maps,
             "parameters": {_name(tr): (tr.parameters() if hasattr(tr, "parameters") else {}) for tr in trs}}
 
 
@@ -343,14 +371,15 @@ def print_tables(results):
     for oof in results.get("out_of_family", []):
         if not oof.get("maps"):
             continue
-        _log(f"\n(b, c) out of family: trained on {', '.join(oof['train_families'])}")
+        _log(f"\n(b, c) out of family: trained on {', '.join(oof['train_families'])} (inelastic region "
+             f"{oof['inelastic_region_meV'][0]:.2f}-{oof['inelastic_region_meV'][1]:g} meV)")
         cols = ("relative_l1", "inelastic_ratio", "max_peak_shift_over_half_fwhm", "null_relative_l1_to_background",
                 "x10_linearity_relative_l1")
         for mp in oof["maps"]:
             if "error" in mp:
                 _log(f"  {mp['label']}: {mp['error']}")
                 continue
-            _log(f"  {mp['label']}")
+            _log(f"  {mp['label']} (target Monte-Carlo noise floor, relative L1: {_fmt(mp['target_noise_floor_relative_l1'], 0)})")
             for n, r in mp["translators"].items():
                 _log(f"    {n:<12}" + "".join(f"{c[:14]}={_fmt(r.get(c), 7)} " for c in cols))
 
@@ -370,7 +399,14 @@ def main(argv=None) -> int:
     p.add_argument("--n-train", type=int, default=6, help="training maps per family (parameters x U(0.8, 1.2))")
     p.add_argument("--n-directions", type=int, default=1597, help="directions per |Q| shell, Bi2Fe4O9 maps")
     p.add_argument("--family-directions", type=int, default=400, help="directions per |Q| shell, family maps")
-    p.add_argument("--mc-samples", type=int, default=32, help="Monte-Carlo histories per bin of the artefact targets")
+    p.add_argument("--mc-samples", type=int, default=32, help="Monte-Carlo histories per bin of the training targets")
+    p.add_argument("--target-mc-samples", type=int, default=1024,
+                   help="Monte-Carlo histories per bin of the noise-free test targets of (b, c); the run reports each "
+                        "target's own Monte-Carlo noise floor (relative L1 to a second realisation)")
+    p.add_argument("--relative-error", type=float, default=0.05,
+                   help="model-error floor of the learned model's fit weights in (b, c) (fit_structured relative_error)")
+    p.add_argument("--robust-structured", action="store_true",
+                   help="also fit the structured baseline with Poisson weights from its own prediction (structured_w)")
     p.add_argument("--chopper-frequency", type=float, default=350.0, help="MERLIN Fermi chopper frequency (Hz)")
     p.add_argument("--n-patches", type=int, default=256, help="patches per set for the patch distance")
     p.add_argument("--seed", type=int, default=0)
@@ -382,6 +418,7 @@ def main(argv=None) -> int:
     args.quick_tests = 3
     if args.quick:
         args.n_directions, args.family_directions, args.n_train, args.mc_samples = 200, 150, 2, 16
+        args.target_mc_samples = 128
         args.n_patches = 64
 
     learned, why = (None, "left out (--no-model)") if args.no_model else learned_model_fit()

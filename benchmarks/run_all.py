@@ -405,6 +405,11 @@ def _family_rows(oof: dict, model_note: str) -> list[tuple]:
                          f"to the noise-free target{model_note}", "; ".join(f"{n} {_num(v)}" for n, v in l1.items()),
                          f"blur + mask: {_num(l1.get('blur'))}", "—", "≤ 0.3 and ≤ blur on every map",
                          "n/a" if model is None else ("yes" if beats_blur and met(l1[model], at_most=0.3) == "yes" else "no")))
+        l1_inel = worst("relative_l1_inelastic")
+        if any(v is not None for v in l1_inel.values()):
+            rows.append(_row(f"translation out of family ({fams}): worst relative L1 in the inelastic region "
+                             "(above 2 elastic FWHM, below 48 meV; diagnostic)",
+                             "; ".join(f"{n} {_num(v)}" for n, v in l1_inel.items()), "—", "—", "—", "—"))
         lo, hi = worst("inelastic_ratio", min), worst("inelastic_ratio", max)
         rows.append(_row(f"translation out of family ({fams}): inelastic intensity ratio (min–max over maps)",
                          "; ".join(f"{n} {_num(lo[n])}–{_num(hi[n])}" for n in names), "—", "—", "0.9–1.1",

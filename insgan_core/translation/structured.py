@@ -56,7 +56,7 @@ from ..data.grid import Axis
 from ..data.ins_map import INSMap, MapStack
 from ..errors import InsganInputError
 from ..spinwave.bose import KB_MEV_PER_K
-from .fit_weights import check_relative_error, fit_variance
+from .fit_weights import REWEIGHT_PASSES, check_weighting, model_variance, per_map_error_scale
 from .kernels import (
     WIDTH_BOUND,
     analytic_widths,
@@ -529,16 +529,13 @@ def _sigma2(target: INSMap, count_scale) -> np.ndarray:
 class _Problem:
     """The training data in the flattened form the least-squares solve and the χ² need."""
 
-    def __init__(self, model: StructuredTranslator, sims, targets, temperatures, *, relative_error: float = 0.0):
+    def __init__(self, model: StructuredTranslator, sims, targets, temperatures):
         self.model = model
-        self.relative_error = float(relative_error)
         self.s = torch.from_numpy(np.stack([np.nan_to_num(m.signal) for m in sims]))
         self.t = torch.tensor(temperatures, dtype=_DT)
         y = np.stack([m.signal for m in targets])
         cs = model.count_scale.numpy() if model.has_count_scale else None
         var = np.stack([_sigma2(m, cs) for m in targets])
-        self.counting_var = var
-        var = fit_variance(var, y, None, relative_error=self.relative_error)
         valid = np.isfinite(y) & (model.coverage.numpy()[None] > 0.5) & np.isfinite(var) & (var > 0)
         if valid.sum() < 10:
             raise InsganInputError("fit_structured: fewer than 10 covered target bins with finite values and errors")
@@ -549,14 +546,17 @@ class _Problem:
         self.idx = np.nonzero(valid)  # (b, i, j)
 
     def reweight(self) -> None:
-        """Weights 1/(σ² + (ε max(|μ|, |y|))²) with μ the current expectation (no-op for ε = 0)."""
-        if self.relative_error == 0:
-            return
+        """``weighting="model"`` weights from the current expectation (:mod:`insgan_core.translation.fit_weights`)."""
+        m = self.model
+        if not m.has_count_scale:
+            return  # no count scale: the Poisson variance of the model is not defined; keep the errors
         with torch.no_grad():
-            mu = self.model.expectation(self.s, self.t).numpy()
-        var = fit_variance(self.counting_var, self.y.numpy(), mu, relative_error=self.relative_error)
+            mu = m.expectation(self.s, self.t).numpy()
         valid = self.valid.numpy()
-        self.w = torch.from_numpy(np.where(valid, 1.0 / np.where(valid, var, 1.0), 0.0))
+        var = model_variance(mu, m.count_scale.numpy()[None])
+        w = np.where(valid, 1.0 / np.where(valid, var, 1.0), 0.0)
+        w = w / per_map_error_scale(self.y.numpy(), mu, w, valid)[:, None, None]
+        self.w = torch.from_numpy(w)
 
     def chi2(self) -> torch.Tensor:
         mu = self.model.expectation(self.s, self.t)
@@ -629,10 +629,6 @@ class _Problem:
             m.el_amp.copy_(torch.from_numpy(p[off_el:off_el + nq]))
             m.nei_amp.copy_(torch.from_numpy(p[off_r:off_r + nq]))
         m.invalidate()
-
-
-#: passes of (weights from the model's expectation, linear solve) when ``relative_error`` > 0
-REWEIGHT_PASSES = 3
 
 
 #: energy window of the noise calibration: from 3 meV to 0.8 Ei (the elastic line and the rise towards Ei
@@ -750,7 +746,7 @@ def _fit_structured(
     q_scale: float = 6.0,
     seed: int = 0,
     progress: bool = False,
-    relative_error: float = 0.0,
+    weighting: str = "errors",
 ) -> StructuredTranslator:
     """Fit the structured model to (clean simulation, measured or artefact map) pairs.
 
@@ -783,11 +779,11 @@ def _fit_structured(
         Residual loss: χ² likelihood + adversarial (paired), or adversarial only (unpaired).
     rounds, adam_steps, lr
         Alternations of (least-squares solve, Adam on the nonlinear parameters).
-    relative_error : float
-        ε of the relative model-error floor of the fit weights (:mod:`insgan_core.translation.fit_weights`):
-        σ² + (ε max(|μ|, |y|))², iterated :data:`REWEIGHT_PASSES` times with the model's μ before the
-        nonlinear refinement. 0 (default): the targets' counting errors alone. Use ~0.05 when the training
-        maps span a large dynamic range (several families, intense zone-centre or elastic intensity).
+    weighting : {"errors", "model"}
+        Fit weights: 1/σ² of the targets' errors, or (``"model"``, for training maps spanning a large
+        dynamic range, e.g. several families) the Poisson variance of the model's own expectation with
+        each map's variances scaled by its Birge ratio, iterated from the errors' solution
+        (:mod:`insgan_core.translation.fit_weights`). Needs targets with errors (else as "errors").
 
     Returns
     -------
@@ -826,8 +822,8 @@ def _fit_structured(
         model.coverage.copy_(torch.from_numpy(cov.astype(np.float64)))
         if cscale is not None:
             model.count_scale.copy_(torch.from_numpy(cscale))
-    relative_error = check_relative_error(relative_error, "fit_structured")
-    prob = _Problem(model, sims, targets, temps, relative_error=relative_error)
+    weighting = check_weighting(weighting, "fit_structured")
+    prob = _Problem(model, sims, targets, temps)
 
     history = []
     # the structured least-squares baseline: analytic kernels, background polynomials, a (elastic and
@@ -835,7 +831,7 @@ def _fit_structured(
     with torch.no_grad():
         model.el_logits.copy_(torch.tensor(_SHAPE_STARTS[0][0]))
     prob.solve_linear()
-    for _ in range(REWEIGHT_PASSES if relative_error > 0 else 0):
+    for _ in range(REWEIGHT_PASSES if weighting == "model" else 0):
         prob.reweight()
         prob.solve_linear()
     with torch.no_grad():
@@ -892,7 +888,7 @@ def _fit_structured(
     model.training_record = {
         "temperatures_K": temps, "n_pairs": len(sims), "history": history, "chi2_per_bin_baseline_start": chi2_lsq,
         "chi2_per_bin_final": float(min(h["chi2_per_bin"] for h in history if "chi2_per_bin" in h)), "seconds": time.perf_counter() - t0,
-        "n_bins": prob.n, "relative_error": relative_error,
+        "n_bins": prob.n, "weighting": weighting,
     }
     model.invalidate()
     return model

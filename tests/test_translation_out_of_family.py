@@ -58,7 +58,7 @@ def two_families(setup):
         targets.append(add_poisson_noise(t, count_scale=c, seed=20 + i))
     model = fit_structured([c for c, _ in pairs], targets, temperatures_K=[5.0] * 4, settings=inst, detectors=det,
                            weighting="model")
-    return model, pairs
+    return model, pairs, targets
 
 
 def test_weighting_helpers():
@@ -74,7 +74,7 @@ def test_weighting_helpers():
 
 
 def test_two_family_training_keeps_the_scale_and_the_background(two_families, setup):
-    model, pairs = two_families
+    model, pairs, _ = two_families
     assert 0.9 <= float(model.a.detach()[0]) <= 1.1  # the targets are the pipeline at scale 1
     assert model.training_record["weighting"] == "model"
     clean = pairs[0][0]
@@ -89,7 +89,7 @@ def test_two_family_training_keeps_the_scale_and_the_background(two_families, se
 
 @pytest.mark.parametrize("family,scale", [("triangular_afm", 1.0), ("afm_chain", 1.6)])
 def test_two_family_model_out_of_family(two_families, setup, family, scale):
-    model, _ = two_families
+    model, _, _ = two_families
     inst, det = setup
     clean, target = _simulate(family, scale, 99, setup, mc_samples=256)
     null = model.predict(clean.with_data(np.zeros_like(clean.signal)), temperature_K=5.0)
@@ -112,3 +112,27 @@ def test_two_family_model_out_of_family(two_families, setup, family, scale):
     assert judged and max(judged) <= 1.0
     ten = model.predict(clean.with_data(10.0 * clean.signal), temperature_K=5.0)
     assert relative_l1(ten.signal - null.signal, 10.0 * ps.signal) <= 1e-9
+
+
+def test_cli_train_with_model_weighting(two_families, tmp_path):
+    """``insgan train --weighting model`` fits with the model's Poisson variances (recorded in the file);
+    an unknown weighting is a usage error."""
+    from insgan_core.cli.main import main
+    from insgan_core.data import io
+    from insgan_core.translation import load_translator
+
+    _, pairs, targets = two_families
+    src, tgt = tmp_path / "src", tmp_path / "tgt"
+    src.mkdir()
+    tgt.mkdir()
+    for i in (1, 2):  # one map of each family
+        io.save(pairs[i][0], src / f"m{i}.npz")
+        io.save(targets[i], tgt / f"m{i}.npz")
+    out = tmp_path / "model.safetensors"
+    assert main(["-q", "train", "--source", str(src), "--target", str(tgt), "-o", str(out), "--temperature", "5", "5",
+                 "--instrument", "MERLIN", "--ei", "62", "--chopper-package", "G", "--weighting", "model"]) == 0
+    loaded = load_translator(out)
+    assert loaded.training_record["weighting"] == "model"
+    assert loaded.has_count_scale  # noisy targets: the model's Poisson variances were used
+    assert 0.8 <= float(loaded.a.detach()[0]) <= 1.2
+    assert main(["-q", "train", "--source", str(src), "--target", str(tgt), "-o", str(out), "--weighting", "poisson"]) == 2

@@ -1,5 +1,5 @@
-"""Signal-part metrics of issue 16 (insgan_core.translation.signal_metrics) and the fit-weight floor
-(insgan_core.translation.fit_weights) on hand-made maps whose answers are known."""
+"""Signal-part metrics of issue 16 (insgan_core.translation.signal_metrics) on hand-made maps whose answers
+are known."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 
 from insgan_core.data import Axis, INSMap
 from insgan_core.errors import InsganInputError
-from insgan_core.translation.fit_weights import check_relative_error, fit_variance
 from insgan_core.translation.signal_metrics import (
     inelastic_cut_meV,
     interior_peaks,
@@ -91,15 +90,3 @@ def test_inelastic_ratio_counts_only_the_inelastic_region():
     masked.signal[:, EC > 25.0] = np.nan  # bins missing in one map are left out of both integrals
     assert signal_inelastic_ratio(masked, tgt, e_cut_meV=5.4) == pytest.approx(1.0, rel=1e-6)
     assert math.isnan(signal_inelastic_ratio(tgt, _map(np.zeros_like(EC)), e_cut_meV=5.4))
-
-
-def test_fit_variance_floor():
-    var = np.array([1.0, 1.0, 4.0])
-    y = np.array([10.0, 1e6, np.nan])
-    mu = np.array([20.0, 1e5, 3.0])
-    np.testing.assert_allclose(fit_variance(var, y, None, relative_error=0.0), var)
-    np.testing.assert_allclose(fit_variance(var, y, mu, relative_error=0.1), [1.0 + 4.0, 1.0 + 1e10, 4.0 + 0.09])
-    assert check_relative_error(0.05, "x") == 0.05
-    for bad in (-0.1, 1.0, "a", float("nan")):
-        with pytest.raises(InsganInputError, match="relative_error"):
-            check_relative_error(bad, "fit_structured")

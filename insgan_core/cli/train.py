@@ -81,6 +81,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     g.add_argument("--chopper-frequency", type=float, metavar="HZ", help="chopper frequency in Hz (default 250)")
     g.add_argument("--phonon", choices=("auto", "on", "off"), default="auto",
                    help="phonon-like term with its Bose factor: auto (when the pairs span two temperatures), on, off")
+    g.add_argument("--weighting", choices=("errors", "model"), default="errors",
+                   help="fit weights: the targets' errors (default), or the Poisson variance of the model's own "
+                        "expectation with per-map scaling -- for pairs spanning a large dynamic range (several "
+                        "spin-wave families, intense zone-centre or elastic intensity)")
     p.add_argument("--q-bins", metavar="START,STEP,END", help="|Q| binning (Å⁻¹) for reducing NXSPE inputs")
     p.add_argument("--e-bins", metavar="START,STEP,END", help="energy binning (meV) for reducing NXSPE inputs")
     p.set_defaults(func=run)
@@ -210,7 +214,8 @@ def _run_structured(args) -> int:
         log.info("insgan train: structured model, %d pair(s) (%d x %d bins) -> %s", len(sources),
                  sources[0].x_axis.size, sources[0].e_axis.size, out)
     model = fit_structured(sources, targets, temperatures_K=[float(t) for t in temps],
-                           settings=InstrumentSettings(**kw), phonon=phonon, seed=args.seed or 0)
+                           settings=InstrumentSettings(**kw), phonon=phonon, seed=args.seed or 0,
+                           weighting=args.weighting)
     model.save(out)
     if not args.quiet:
         rec = model.training_record

@@ -8,7 +8,7 @@ Model (on a fixed |Q| × E grid, |Q| in Å⁻¹, E in meV, intensities per Å⁻
 * **Signal path** ``a·K(S)``: linear in the input S. K is a Gaussian along E (σ_E per input energy bin)
   followed by a Gaussian along |Q| (σ_Q per input bin), each kernel column normalised to one
   (:mod:`insgan_core.translation.kernels`); widths start at the analytic pipeline's (resins energy
-  resolution, detector-geometry |Q| resolution) and may change by a smooth, bounded factor (0.5–2).
+  resolution, detector-geometry |Q| resolution) and may change by a smooth, bounded factor (0.25–4).
   One positive scale ``a``: no per-map rescaling, so the path is exactly linear and keeps absolute units.
 * **Elastic line** ``A(Q)·L(E)``: A(Q) ≥ 0 free per |Q| bin (Bragg/powder lines, incoherent
   Debye–Waller fall-off), L a unit-area mixture of a Gaussian core (σ from the resolution at E = 0),
@@ -113,6 +113,8 @@ class StructuredTranslator(nn.Module):
         f, bound of the residual's relative change (0: no residual).
     settings : dict
         Instrument settings record (JSON), kept in the model file.
+    width_bound : float
+        |log| of the largest learned change of a resolution width (default :data:`kernels.WIDTH_BOUND`).
 
     Notes
     -----
@@ -123,7 +125,8 @@ class StructuredTranslator(nn.Module):
     name = "structured"
 
     def __init__(self, q_edges, e_edges, sigma_e0, sigma_q0, *, ei_meV: float, q_powers=(0, 1, 2, 3), q_scale: float = 6.0,
-                 use_phonon: bool = False, residual_fraction: float = 0.0, settings: dict | None = None):
+                 use_phonon: bool = False, residual_fraction: float = 0.0, settings: dict | None = None,
+                 width_bound: float = WIDTH_BOUND):
         super().__init__()
         q_edges = np.asarray(q_edges, np.float64)
         e_edges = np.asarray(e_edges, np.float64)
@@ -134,6 +137,7 @@ class StructuredTranslator(nn.Module):
         self.q_scale = float(q_scale)
         self.use_phonon = bool(use_phonon)
         self.residual_fraction = float(residual_fraction)
+        self.width_bound = float(width_bound)
         self.settings = dict(settings or {})
         def t(a):
             return torch.as_tensor(np.array(a, dtype=np.float64), dtype=_DT)
@@ -185,7 +189,7 @@ class StructuredTranslator(nn.Module):
 
     def config(self) -> dict:
         return {"ei_meV": self.ei_meV, "q_powers": list(self.q_powers), "q_scale": self.q_scale, "use_phonon": self.use_phonon,
-                "residual_fraction": self.residual_fraction}
+                "residual_fraction": self.residual_fraction, "width_bound": self.width_bound}
 
     def invalidate(self) -> None:
         """Forget cached inference matrices (call after changing parameters)."""
@@ -201,8 +205,8 @@ class StructuredTranslator(nn.Module):
         """(K_E (ne, ne), K_Q (ne, nq, nq)): column-normalised redistribution matrices of the signal path."""
         _, ec = self._centres()
         x = ec / self.ei_meV
-        sig_e = self.sigma_e0 * width_factor(self.e_width, x)
-        sig_q = self.sigma_q0 * width_factor(self.q_width, x)[None, :]
+        sig_e = self.sigma_e0 * width_factor(self.e_width, x, self.width_bound)
+        sig_q = self.sigma_q0 * width_factor(self.q_width, x, self.width_bound)[None, :]
         return gaussian_kernel_torch(self.e_edges, sig_e), gaussian_kernel_torch(self.q_edges, sig_q.T)
 
     def signal_path(self, s: torch.Tensor, kernels=None) -> torch.Tensor:
@@ -221,10 +225,10 @@ class StructuredTranslator(nn.Module):
             return torch.bmm(kq, x).permute(2, 1, 0) / wq[:, None]
         _, ec = self._centres()
         x = ec / self.ei_meV
-        ke = gaussian_kernel_torch(self.e_edges, self.sigma_e0 * width_factor(self.e_width, x))
+        ke = gaussian_kernel_torch(self.e_edges, self.sigma_e0 * width_factor(self.e_width, x, self.width_bound))
         s1 = ((s * we) @ ke.T) / we
-        sig_q = self.sigma_q0 * width_factor(self.q_width, x)[None, :]
-        b = band_half_width(self.q_edges.numpy(), float(self.sigma_q0.max()) * math.exp(WIDTH_BOUND))
+        sig_q = self.sigma_q0 * width_factor(self.q_width, x, self.width_bound)[None, :]
+        b = band_half_width(self.q_edges.numpy(), float(self.sigma_q0.max()) * math.exp(self.width_bound))
         if 2 * b + 1 >= self.shape[0]:
             kq = gaussian_kernel_torch(self.q_edges, sig_q.T)
             return torch.bmm(kq, (s1 * wq[:, None]).permute(2, 1, 0)).permute(2, 1, 0) / wq[:, None]
@@ -289,7 +293,7 @@ class StructuredTranslator(nn.Module):
             with torch.no_grad(), _one_thread():
                 _, ec = self._centres()
                 x = ec / self.ei_meV
-                ke = gaussian_kernel_torch(self.e_edges, self.sigma_e0 * width_factor(self.e_width, x))
+                ke = gaussian_kernel_torch(self.e_edges, self.sigma_e0 * width_factor(self.e_width, x, self.width_bound))
                 zero = torch.zeros(1, *self.shape, dtype=_DT)
                 comp = self.components(zero, torch.zeros(1, dtype=_DT))
                 static = (comp["elastic"] + comp["background"] + comp["near_ei"])[0]
@@ -301,8 +305,8 @@ class StructuredTranslator(nn.Module):
                                "has_c": self.has_count_scale, "coverage": self.coverage.numpy() > 0.5,
                                "c": self.count_scale.numpy().copy()}
                 nq = self.shape[0]
-                sig_q = self.sigma_q0 * width_factor(self.q_width, x)[None, :]
-                b = band_half_width(self.q_edges.numpy(), float(self.sigma_q0.max()) * math.exp(WIDTH_BOUND))
+                sig_q = self.sigma_q0 * width_factor(self.q_width, x, self.width_bound)[None, :]
+                b = band_half_width(self.q_edges.numpy(), float(self.sigma_q0.max()) * math.exp(self.width_bound))
                 if 2 * b + 1 < max(nq // 4, 1):
                     frac = banded_fractions(self.q_edges, sig_q, b).numpy()  # (2b+1, nq_in, ne)
                     bands = np.zeros_like(frac)

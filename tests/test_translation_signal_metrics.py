@@ -47,9 +47,9 @@ def test_inelastic_cut():
 
 
 def test_interior_peaks_skip_the_edges():
-    assert list(interior_peaks(EC, _gauss(20.0))) == [int(np.argmin(np.abs(EC - 20.0)))]
-    assert interior_peaks(EC, np.exp(-EC / 3.0)).size == 0  # a tail falling from the range's edge is no peak
-    assert interior_peaks(EC, EC).size == 0
+    assert list(interior_peaks(_gauss(20.0))) == [int(np.argmin(np.abs(EC - 20.0)))]
+    assert interior_peaks(np.exp(-EC / 3.0)).size == 0  # a tail falling from the range's edge is no peak
+    assert interior_peaks(EC).size == 0
 
 
 def test_peak_shift_of_a_moved_line_in_half_fwhm_units():

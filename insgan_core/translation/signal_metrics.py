@@ -85,7 +85,7 @@ def signal_inelastic_ratio(pred_signal: INSMap, target_signal: INSMap, *, e_cut_
     return num / den if den != 0 and ok.any() else float("nan")
 
 
-def interior_peaks(x, y) -> np.ndarray:
+def interior_peaks(y) -> np.ndarray:
     """Indices of interior local maxima of ``y``: y[i] > y[i−1] and y[i] ≥ y[i+1], both neighbours finite.
 
     Plateaus count once (at their first bin). The end points are never peaks: a profile that rises to
@@ -143,14 +143,14 @@ def signal_peak_shifts(pred_signal: INSMap, target_signal: INSMap, *, q_windows,
         x = ct.centres
         sel = (x >= e_range[0]) & (x <= e_range[1])
         xs, yt, yp = x[sel], ct.signal[sel], cp.signal[sel]
-        pt = interior_peaks(xs, yt)
+        pt = interior_peaks(yt)
         if pt.size == 0:
             out.append(row)
             continue
         it = int(pt[np.argmax(yt[pt])])
         e_t = _vertex(xs, yt, it)
         row["target_peak_meV"] = e_t
-        pp = interior_peaks(xs, yp)
+        pp = interior_peaks(yp)
         if pp.size == 0:
             row["shift_over_half_fwhm"] = float("inf")
         else:

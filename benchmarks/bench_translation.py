@@ -143,7 +143,8 @@ def real_data(args, learned):
     for T_train, T_test in ((5.0, 300.0), (300.0, 5.0)):
         settings = InstrumentSettings(instrument="MERLIN", ei_meV=det[T_train].ei_meV, chopper_frequency_hz=args.chopper_frequency)
         trs, fit_s, errors = fit_all(args.baselines, [sims[T_train]], [maps[T_train]], [T_train], settings=settings,
-                                     detectors=det[T_train], learned=learned, quick=args.quick)
+                                     detectors=det[T_train], learned=learned, quick=args.quick,
+                                     weighting=args.real_model_weighting)
         res = evaluate_translators(trs, [sims[T_test]], [maps[T_test]], [T_test], detectors=[det[T_test]],
                                    q_windows=[MAGNON_Q_WINDOW], e_window=(15.0, 25.0), e_range=MAGNON_E_RANGE,
                                    noise_e_window=(10.0, 45.0), seed=args.seed, n_patches=args.n_patches)
@@ -423,6 +424,8 @@ def main(argv=None) -> int:
     p.add_argument("--model-weighting", choices=("errors", "model"), default="model",
                    help="fit weights of the learned model in (b, c) (fit_structured weighting; default: model, the "
                         "Poisson variance of its own expectation with per-map Birge scaling)")
+    p.add_argument("--real-model-weighting", choices=("errors", "model"), default=None,
+                   help="fit weights of the learned model in (a) (default: fit_structured's own, errors)")
     p.add_argument("--robust-structured", action="store_true",
                    help="also fit the structured baseline with Poisson weights from its own prediction (structured_w)")
     p.add_argument("--chopper-frequency", type=float, default=350.0, help="MERLIN Fermi chopper frequency (Hz)")

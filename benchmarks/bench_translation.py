@@ -13,13 +13,16 @@
     Bi2Fe4O9 map) shows the count/intensity split that two exposures identify. The PdCrO2 MARI map is
     judged only if the spin-wave library has a PdCrO2 model (it does not today: the run says so).
 (b) Out of family: training pairs (clean → Monte-Carlo artefact simulation with backgrounds, the 5 K file's
-    MERLIN coverage and Poisson noise) from one or two library families with parameters ×U(0.8, 1.2); test
-    on every other family (nominal parameters) and on the training families with parameters ×0.5 and ×1.6,
-    against the noise-free target: relative L1, inelastic intensity ratio, energy-cut peak shifts against
-    half the energy-resolution FWHM at the peak.
+    MERLIN coverage and Poisson noise; --mc-samples histories per bin) from one or two library families with
+    parameters ×U(0.8, 1.2); test on every other family (nominal parameters) and on the training families
+    with parameters ×0.5 and ×1.6, against the noise-free target (--target-mc-samples histories per bin; each
+    map's own Monte-Carlo noise floor, the relative L1 to a second realisation, is reported): relative L1
+    (all covered bins, and the inelastic region alone), and on the signal part
+    (insgan_core.translation.signal_metrics) the inelastic intensity ratio above 2 elastic FWHM and the
+    energy-cut peak shifts in units of half the energy-resolution FWHM at the target's peak.
 (c) Null and scaled input on the out-of-family test maps: all-zero input against the background-only
     target (relative L1), and input ×10: the signal part (prediction minus the null prediction) against
-    10 × the target's signal part (relative L1).
+    10 × the signal part at ×1 (relative L1; linearity).
 
 The baselines (insgan_core.translation.baselines): clean × scale + mask, Gaussian blur + mask, the analytic
 pipeline × scale, and the structured least-squares baseline a·P_T + Σ_k (|Q|/6)^{2k} h_k(E). The learned
@@ -27,6 +30,7 @@ model (insgan_core.translation.structured.fit_structured) is included when impor
 simulation is computed once per run. Run::
 
     python benchmarks/bench_translation.py [--quick] [--json results.json] [--train-sets "square_afm;square_afm,afm_chain"]
+    python benchmarks/bench_translation.py --skip-real --robust-structured   # parts (b, c) alone, ~8 min on 2 cores
 """
 
 from __future__ import annotations
@@ -70,9 +74,14 @@ def learned_model_fit():
     return fit_structured, None
 
 
-def fit_all(names, sims, targets, temps, *, settings, detectors, learned, quick, model_options=None):
-    """Fitted translators (baselines, then the learned model) and the fit time of each; ``model_options``:
-    extra keyword arguments of the learned model's fit (those its signature takes)."""
+def fit_all(names, sims, targets, temps, *, settings, detectors, learned, quick, model_options=None,
+            weighting=None, robust_structured=False):
+    """Fitted translators (baselines, then the learned model) and the fit time of each.
+
+    ``model_options``: extra keyword arguments of the learned model's fit (those its signature takes);
+    ``weighting`` goes to the learned model's fit (None: its default);
+    ``robust_structured`` adds the structured baseline refitted with Poisson weights from its own
+    prediction (``weighting="model"``) as "structured_w"."""
     from insgan_core.translation.baselines import fit_baseline
     from insgan_core.translation.evaluation import Renamed
 
@@ -81,11 +90,18 @@ def fit_all(names, sims, targets, temps, *, settings, detectors, learned, quick,
         t0 = time.perf_counter()
         out.append(fit_baseline(name, sims, targets, temperatures_K=temps, settings=settings, detectors=detectors))
         seconds[name] = time.perf_counter() - t0
+    if robust_structured and "structured" in names:
+        t0 = time.perf_counter()
+        out.append(Renamed(fit_baseline("structured", sims, targets, temperatures_K=temps, settings=settings,
+                                        detectors=detectors, weighting="model"), "structured_w"))
+        seconds["structured_w"] = time.perf_counter() - t0
     if learned is not None:
         params = inspect.signature(inspect.unwrap(learned)).parameters
         takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
         kw = {k: v for k, v in (("settings", settings), ("detectors", detectors), *(model_options or {}).items())
               if takes_all or k in params}
+        if weighting is not None and (takes_all or "weighting" in params):
+            kw["weighting"] = weighting
         t0 = time.perf_counter()
         try:
             model = Renamed(learned(sims, targets, temperatures_K=temps, **kw), "model")
@@ -142,7 +158,8 @@ def real_data(args, learned):
         settings = InstrumentSettings(instrument="MERLIN", ei_meV=det[T_train].ei_meV, chopper_frequency_hz=args.chopper_frequency)
         trs, fit_s, errors = fit_all(args.baselines, [sims[T_train]], [maps[T_train]], [T_train], settings=settings,
                                      detectors=det[T_train], learned=learned, quick=args.quick,
-                                     model_options={"count_background": not args.no_count_background})
+                                     model_options={"count_background": not args.no_count_background},
+                                     weighting=args.real_model_weighting)
         # the test run's exposure relative to the training run, read from the test map's own errors only
         x_test = relative_exposure(maps[T_test], reference=maps[T_train], where=REAL[T_test].name)
         plain = list(trs)
@@ -272,6 +289,10 @@ def measured_median_counts() -> float:
     return float(c * np.nanmedian(np.where(m.e_axis.centres[None, :] > 3.0, m.signal, np.nan)))
 
 
+#: (family, parameter factors, seed, histories) → (clean, Monte-Carlo target, seconds), for one run
+_SIM_CACHE: dict = {}
+
+
 def _family_maps(args):
     """Training pairs and test maps (clean, noise-free target, background-only target) of the library families."""
     from insgan_core.data.io import load
@@ -288,10 +309,10 @@ def _family_maps(args):
                             resolution=ResolutionConfig(mc_samples=args.mc_samples))
     families = sorted(list_models())
     rng = np.random.default_rng(args.seed)
-    cache = {}
+    cache = _SIM_CACHE  # shared by the training sets of one run: each test map is simulated once
 
-    def simulate(family, factor, seed):
-        key = (family, tuple(sorted(factor.items())) if isinstance(factor, dict) else factor, seed)
+    def simulate(family, factor, seed, mc_samples=None):
+        key = (family, tuple(sorted(factor.items())) if isinstance(factor, dict) else factor, seed, mc_samples)
         if key not in cache:
             model = load_model(family)
             params = {k: v * (factor[k] if isinstance(factor, dict) else factor)
@@ -299,13 +320,26 @@ def _family_maps(args):
             m = model.with_parameters(**params)
             t0 = time.perf_counter()
             clean = powder_map(m, q_edges=q, e_edges=e, temperature_K=5.0, n_directions=args.family_directions, seed=seed)
-            target = apply_artefacts(clean, settings=settings, config=config, detectors=detectors, seed=seed, method="montecarlo")
+            cfg = config if mc_samples is None else ArtefactConfig(
+                steps=config.steps, resolution=ResolutionConfig(mc_samples=mc_samples))
+            target = apply_artefacts(clean, settings=settings, config=cfg, detectors=detectors, seed=seed, method="montecarlo")
             cache[key] = (clean, target, time.perf_counter() - t0)
         return cache[key]
 
-    def background_only(clean, seed):
+    def background_only(clean):
+        # the Monte-Carlo resolution of an all-zero map is exactly zero: backgrounds and coverage only
         zero = clean.with_data(np.zeros(clean.shape))
-        return apply_artefacts(zero, settings=settings, config=config, detectors=detectors, seed=seed, method="montecarlo")
+        return apply_artefacts(zero, settings=settings, config=ArtefactConfig(steps=("background", "coverage")),
+                               detectors=detectors)
+
+    def second_realisation(family, factor, seed):
+        key = ("again", family, factor, seed, args.target_mc_samples)
+        if key not in cache:
+            clean = simulate(family, factor, 7, args.target_mc_samples)[0]
+            cfg = ArtefactConfig(steps=config.steps, resolution=ResolutionConfig(mc_samples=args.target_mc_samples))
+            cache[key] = apply_artefacts(clean, settings=settings, config=cfg, detectors=detectors, seed=seed,
+                                         method="montecarlo")
+        return cache[key]
 
     train_sims, train_targets = [], []
     for fam in args.train_families:
@@ -335,24 +369,35 @@ def _family_maps(args):
     test_maps = []
     for label, fam, factor in tests:
         try:
-            clean, target, secs = simulate(fam, factor, 7)
+            clean, target, secs = simulate(fam, factor, 7, args.target_mc_samples)
         except Exception as exc:  # noqa: BLE001 — a model unstable at ×0.5/×1.6 is reported, not fatal
             _log(f"  {label}: simulation failed ({type(exc).__name__}: {exc})")
             test_maps.append({"label": label, "error": f"{type(exc).__name__}: {exc}"})
             continue
-        _log(f"  {label}: simulated + Monte-Carlo artefacts in {secs:.1f} s")
-        test_maps.append({"label": label, "clean": clean, "target": target, "background": background_only(clean, 7)})
+        _log(f"  {label}: simulated + Monte-Carlo artefacts ({args.target_mc_samples} histories per bin) in {secs:.1f} s")
+        test_maps.append({"label": label, "clean": clean, "target": target, "background": background_only(clean),
+                          "target_again": second_realisation(fam, factor, 8)})
     return settings, detectors, train_sims, train_targets, test_maps, count_scale
 
 
 def out_of_family(args, learned):
+    """Parts (b) and (c) for one training set: per test map, every translator's relative L1 to the noise-free
+    target, signal-part inelastic ratio and peak shifts (:mod:`insgan_core.translation.signal_metrics`),
+    null and ×10 input; plus the target's own Monte-Carlo noise floor (relative L1 between two realisations)."""
     from insgan_core.gan.metrics import relative_l1
     from insgan_core.instrument import energy_fwhm_meV
-    from insgan_core.translation.evaluation import evaluate_translators
+    from insgan_core.translation.signal_metrics import inelastic_cut_meV, signal_inelastic_ratio, signal_peak_shifts
 
     settings, detectors, sims, targets, tests, count_scale = _family_maps(args)
     trs, fit_s, errors = fit_all(args.baselines, sims, targets, [5.0] * len(sims), settings=settings,
-                                 detectors=detectors, learned=learned, quick=args.quick)
+                                 detectors=detectors, learned=learned, quick=args.quick,
+                                 weighting=args.model_weighting, robust_structured=args.robust_structured)
+    e_cut = inelastic_cut_meV(float(energy_fwhm_meV(settings, 0.0)))
+    e_top = NEAR_EI_MEV
+
+    def half_fwhm(e):
+        return 0.5 * float(energy_fwhm_meV(settings, e))
+
     maps = []
     for t in tests:
         if "error" in t:
@@ -362,33 +407,33 @@ def out_of_family(args, learned):
         covered = target.x_axis.centres[np.isfinite(target.signal).any(1)]
         qs = np.linspace(covered[0], covered[-1], 4)
         windows = [(float(qs[i]), float(qs[i + 1])) for i in range(3)]
-        res = evaluate_translators(trs, [clean], [target], [5.0], q_windows=windows, e_range=(5.0, 45.0),
-                                   sample=False, n_patches=64, seed=args.seed)
-        entry = {"label": t["label"], "translators": {}}
-        target_peaks = res["maps"][0]["target"]["energy_cuts"]
+        tgt_signal = target.with_data(target.signal - bg.signal)
+        inel = ((target.e_axis.centres > e_cut) & (target.e_axis.centres < e_top))[None, :]
+        entry = {"label": t["label"], "translators": {},
+                 "target_noise_floor_relative_l1": _rel(relative_l1, t["target_again"].signal, target.signal)}
         for tr in trs:
             n = _name(tr)
-            m = res["maps"][0]["translators"][n]
-            shifts = []
-            for c, tc in zip(m["energy_cuts"], target_peaks):
-                if np.isfinite(c["shift_from_target_meV"]):
-                    half = 0.5 * float(energy_fwhm_meV(settings, tc["peak_meV"]))
-                    shifts.append(abs(c["shift_from_target_meV"]) / half)
             null = tr.predict(clean.with_data(np.zeros(clean.shape)), temperature_K=5.0)
             pred = tr.predict(clean, temperature_K=5.0)
             ten = tr.predict(clean.with_data(10.0 * clean.signal), temperature_K=5.0)
-            tgt_signal = target.signal - bg.signal
+            pred_signal = pred.with_data(pred.signal - null.signal)
+            shifts = signal_peak_shifts(pred_signal, tgt_signal, q_windows=windows, e_range=(e_cut, e_top),
+                                        half_fwhm=half_fwhm)
+            judged = [c["shift_over_half_fwhm"] for c in shifts if np.isfinite(c["target_peak_meV"])]
             entry["translators"][n] = {
-                "relative_l1": m["relative_l1"],
-                "inelastic_ratio": m["inelastic_ratio"],
-                "max_peak_shift_over_half_fwhm": max(shifts) if shifts else None,
+                "relative_l1": _rel(relative_l1, pred.signal, target.signal),
+                "relative_l1_inelastic": _rel(relative_l1, np.where(inel, pred.signal, np.nan),
+                                              np.where(inel, target.signal, np.nan)),
+                "inelastic_ratio": signal_inelastic_ratio(pred_signal, tgt_signal, e_cut_meV=e_cut, e_max_meV=e_top),
+                "max_peak_shift_over_half_fwhm": max(judged) if judged else None,
+                "peak_cuts": shifts,
                 "null_relative_l1_to_background": _rel(relative_l1, null.signal, bg.signal),
-                "x10_signal_relative_l1": _rel(relative_l1, ten.signal - null.signal, 10.0 * tgt_signal),
-                "x10_linearity_relative_l1": _rel(relative_l1, ten.signal - null.signal, 10.0 * (pred.signal - null.signal)),
+                "x10_linearity_relative_l1": _rel(relative_l1, ten.signal - null.signal, 10.0 * pred_signal.signal),
             }
         maps.append(entry)
     return {"train_families": args.train_families, "n_train_per_family": args.n_train, "count_scale": count_scale,
-            "fit_s": fit_s, "errors": errors, "maps": maps,
+            "inelastic_region_meV": [e_cut, e_top], "target_mc_samples": args.target_mc_samples,
+            "model_weighting": args.model_weighting, "fit_s": fit_s, "errors": errors, "maps": maps,
             "parameters": {_name(tr): (tr.parameters() if hasattr(tr, "parameters") else {}) for tr in trs}}
 
 
@@ -423,14 +468,15 @@ def print_tables(results):
     for oof in results.get("out_of_family", []):
         if not oof.get("maps"):
             continue
-        _log(f"\n(b, c) out of family: trained on {', '.join(oof['train_families'])}")
-        cols = ("relative_l1", "inelastic_ratio", "max_peak_shift_over_half_fwhm", "null_relative_l1_to_background",
-                "x10_linearity_relative_l1")
+        _log(f"\n(b, c) out of family: trained on {', '.join(oof['train_families'])} (inelastic region "
+             f"{oof['inelastic_region_meV'][0]:.2f}-{oof['inelastic_region_meV'][1]:g} meV)")
+        cols = ("relative_l1", "relative_l1_inelastic", "inelastic_ratio", "max_peak_shift_over_half_fwhm",
+                "null_relative_l1_to_background", "x10_linearity_relative_l1")
         for mp in oof["maps"]:
             if "error" in mp:
                 _log(f"  {mp['label']}: {mp['error']}")
                 continue
-            _log(f"  {mp['label']}")
+            _log(f"  {mp['label']} (target Monte-Carlo noise floor, relative L1: {_fmt(mp['target_noise_floor_relative_l1'], 0)})")
             for n, r in mp["translators"].items():
                 _log(f"    {n:<12}" + "".join(f"{c[:14]}={_fmt(r.get(c), 7)} " for c in cols))
 
@@ -450,7 +496,17 @@ def main(argv=None) -> int:
     p.add_argument("--n-train", type=int, default=6, help="training maps per family (parameters x U(0.8, 1.2))")
     p.add_argument("--n-directions", type=int, default=1597, help="directions per |Q| shell, Bi2Fe4O9 maps")
     p.add_argument("--family-directions", type=int, default=400, help="directions per |Q| shell, family maps")
-    p.add_argument("--mc-samples", type=int, default=32, help="Monte-Carlo histories per bin of the artefact targets")
+    p.add_argument("--mc-samples", type=int, default=32, help="Monte-Carlo histories per bin of the training targets")
+    p.add_argument("--target-mc-samples", type=int, default=1024,
+                   help="Monte-Carlo histories per bin of the noise-free test targets of (b, c); the run reports each "
+                        "target's own Monte-Carlo noise floor (relative L1 to a second realisation)")
+    p.add_argument("--model-weighting", choices=("errors", "model"), default="model",
+                   help="fit weights of the learned model in (b, c) (fit_structured weighting; default: model, the "
+                        "Poisson variance of its own expectation with per-map Birge scaling)")
+    p.add_argument("--real-model-weighting", choices=("errors", "model"), default=None,
+                   help="fit weights of the learned model in (a) (default: fit_structured's own, errors)")
+    p.add_argument("--robust-structured", action="store_true",
+                   help="also fit the structured baseline with Poisson weights from its own prediction (structured_w)")
     p.add_argument("--chopper-frequency", type=float, default=350.0, help="MERLIN Fermi chopper frequency (Hz)")
     p.add_argument("--n-patches", type=int, default=256, help="patches per set for the patch distance")
     p.add_argument("--seed", type=int, default=0)
@@ -465,6 +521,7 @@ def main(argv=None) -> int:
     args.quick_tests = 3
     if args.quick:
         args.n_directions, args.family_directions, args.n_train, args.mc_samples = 200, 150, 2, 16
+        args.target_mc_samples = 128
         args.n_patches = 64
 
     learned, why = (None, "left out (--no-model)") if args.no_model else learned_model_fit()

@@ -166,7 +166,9 @@ def test_adversarial_residual_is_bounded(trained):
     before = m.predict(pairs[0][0], temperature_K=5.0).signal
     prob = _Problem(m, [c for c, _ in pairs], targets, [5.0, 5.0])
     train_residual(m, prob, fraction=0.05, steps=0)
-    np.testing.assert_allclose(m.predict(pairs[0][0], temperature_K=5.0).signal, before, rtol=1e-12)  # zero at init
+    # zero at init: the torch path equals the numpy one to round-off (atol: bins where terms cancel)
+    np.testing.assert_allclose(m.predict(pairs[0][0], temperature_K=5.0).signal, before, rtol=1e-12,
+                               atol=1e-12 * np.nanmax(np.abs(before)))
     train_residual(m, prob, fraction=0.05, steps=5)
     after = m.predict(pairs[0][0], temperature_K=5.0).signal
     ok = np.isfinite(before) & (np.abs(before) > 0)

@@ -85,6 +85,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="near-Ei background fixed in counts, scaled by 1/exposure when applied to another run "
                         "(default on; with one training run its split from the intensity terms is a prior, see "
                         "insgan_core.translation.exposure)")
+    g.add_argument("--weighting", choices=("errors", "model"), default="errors",
+                   help="fit weights: the targets' errors (default), or the Poisson variance of the model's own "
+                        "expectation with per-map scaling -- for pairs spanning a large dynamic range (several "
+                        "spin-wave families, intense zone-centre or elastic intensity)")
     p.add_argument("--q-bins", metavar="START,STEP,END", help="|Q| binning (Å⁻¹) for reducing NXSPE inputs")
     p.add_argument("--e-bins", metavar="START,STEP,END", help="energy binning (meV) for reducing NXSPE inputs")
     p.set_defaults(func=run)
@@ -215,7 +219,7 @@ def _run_structured(args) -> int:
                  sources[0].x_axis.size, sources[0].e_axis.size, out)
     model = fit_structured(sources, targets, temperatures_K=[float(t) for t in temps],
                            settings=InstrumentSettings(**kw), phonon=phonon, seed=args.seed or 0,
-                           count_background=args.count_background == "on")
+                           count_background=args.count_background == "on", weighting=args.weighting)
     model.save(out)
     if not args.quiet:
         rec = model.training_record

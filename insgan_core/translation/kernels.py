@@ -24,12 +24,18 @@ from ..instrument.q_resolution import q_sigma_invA
 from ..instrument.settings import InstrumentSettings
 
 __all__ = [
-    "analytic_widths", "gaussian_kernel_torch", "width_factor", "WIDTH_BOUND", "band_half_width", "banded_fractions",
+    "analytic_widths", "gaussian_kernel_torch", "width_factor", "WIDTH_BOUND", "LEGACY_WIDTH_BOUND", "band_half_width", "banded_fractions",
     "banded_gaussian_apply",
 ]
 
-#: |log| of the largest learned change of a resolution width (factor exp(±0.7) ≈ 0.50…2.01)
-WIDTH_BOUND = 0.7
+#: |log| of the largest learned change of a resolution width (factor exp(±1.4) ≈ 0.25…4.1). The |Q| width
+#: has to absorb what the analytic σ_Q (detector angular width, divergence) leaves out: the detector
+#: pixels' |Q| extent in the powder reduction and the Q–E correlation of the resolution. Trained on
+#: Monte-Carlo MERLIN targets it wants ≈ 3.3 × σ_Q; the earlier bound ×2 held it there and left the
+#: zone-centre intensity of the chain families 0.44 from the target in relative L1 (0.17 at ×3.3).
+WIDTH_BOUND = 1.4
+#: the bound of model files written before it was recorded in them
+LEGACY_WIDTH_BOUND = 0.7
 
 
 def analytic_widths(settings: InstrumentSettings, q_edges: np.ndarray, e_edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,12 +69,12 @@ def analytic_widths(settings: InstrumentSettings, q_edges: np.ndarray, e_edges: 
     return sigma_e, sigma_q
 
 
-def width_factor(coef: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """exp(B·tanh(Σ_k coef_k x^k)), B = :data:`WIDTH_BOUND`; 1 when all coefficients are 0."""
+def width_factor(coef: torch.Tensor, x: torch.Tensor, bound: float = WIDTH_BOUND) -> torch.Tensor:
+    """exp(B·tanh(Σ_k coef_k x^k)), B = ``bound`` (default :data:`WIDTH_BOUND`); 1 when all coefficients are 0."""
     p = torch.zeros_like(x)
     for k in range(coef.shape[0]):
         p = p + coef[k] * x**k
-    return torch.exp(WIDTH_BOUND * torch.tanh(p))
+    return torch.exp(bound * torch.tanh(p))
 
 
 def gaussian_kernel_torch(edges: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:

@@ -55,6 +55,7 @@ def save_structured(model, path) -> Path:
 
 
 def _from_metadata(md: dict, where: str):
+    from .kernels import LEGACY_WIDTH_BOUND
     from .structured import StructuredTranslator
 
     try:
@@ -63,9 +64,11 @@ def _from_metadata(md: dict, where: str):
         e = np.asarray(g["e_edges"], float)
         cfg = dict(md["structured"])
         ei = float(cfg.pop("ei_meV"))
-        allowed = {"q_powers", "q_scale", "use_phonon", "residual_fraction", "count_background", "count_edge_meV"}
+        allowed = {"q_powers", "q_scale", "use_phonon", "residual_fraction", "count_background", "count_edge_meV",
+                   "width_bound"}
         if set(cfg) - allowed:
             raise ValueError(f"unknown options {sorted(set(cfg) - allowed)}")
+        cfg.setdefault("width_bound", LEGACY_WIDTH_BOUND)  # files written before the bound was recorded
         model = StructuredTranslator(q, e, np.zeros(e.size - 1), np.zeros((q.size - 1, e.size - 1)), ei_meV=ei,
                                      settings=md.get("settings") or {}, **cfg)
         te = md.get("training_exposure")

@@ -9,7 +9,7 @@ Model (on a fixed |Q| × E grid, |Q| in Å⁻¹, E in meV, intensities per Å⁻
 * **Signal path** ``a·K(S)``: linear in the input S. K is a Gaussian along E (σ_E per input energy bin)
   followed by a Gaussian along |Q| (σ_Q per input bin), each kernel column normalised to one
   (:mod:`insgan_core.translation.kernels`); widths start at the analytic pipeline's (resins energy
-  resolution, detector-geometry |Q| resolution) and may change by a smooth, bounded factor (0.5–2).
+  resolution, detector-geometry |Q| resolution) and may change by a smooth, bounded factor (0.25–4).
   One positive scale ``a``: no per-map rescaling, so the path is exactly linear and keeps absolute units.
 * **Elastic line** ``A(Q)·L(E)``: A(Q) ≥ 0 free per |Q| bin (Bragg/powder lines, incoherent
   Debye–Waller fall-off), L a unit-area mixture of a Gaussian core (σ from the resolution at E = 0),
@@ -62,6 +62,7 @@ from ..data.grid import Axis
 from ..data.ins_map import INSMap, MapStack
 from ..errors import InsganInputError
 from ..spinwave.bose import KB_MEV_PER_K
+from .fit_weights import REWEIGHT_PASSES, check_weighting, model_variance, per_map_error_scale
 from .kernels import (
     WIDTH_BOUND,
     analytic_widths,
@@ -120,6 +121,8 @@ class StructuredTranslator(nn.Module):
         f, bound of the residual's relative change (0: no residual).
     settings : dict
         Instrument settings record (JSON), kept in the model file.
+    width_bound : float
+        |log| of the largest learned change of a resolution width (default :data:`kernels.WIDTH_BOUND`).
 
     Notes
     -----
@@ -131,7 +134,8 @@ class StructuredTranslator(nn.Module):
 
     def __init__(self, q_edges, e_edges, sigma_e0, sigma_q0, *, ei_meV: float, q_powers=(0, 1, 2, 3), q_scale: float = 6.0,
                  use_phonon: bool = False, residual_fraction: float = 0.0, count_background: bool = False,
-                 count_edge_meV: float = COUNT_PRIOR_EDGE_MEV, settings: dict | None = None):
+                 count_edge_meV: float = COUNT_PRIOR_EDGE_MEV, settings: dict | None = None,
+                 width_bound: float = WIDTH_BOUND):
         super().__init__()
         q_edges = np.asarray(q_edges, np.float64)
         e_edges = np.asarray(e_edges, np.float64)
@@ -146,6 +150,7 @@ class StructuredTranslator(nn.Module):
         self.count_edge_meV = float(count_edge_meV)
         #: counts per unit intensity (median, on the model grid) of the training run(s); None: not known
         self.training_exposure: float | None = None
+        self.width_bound = float(width_bound)
         self.settings = dict(settings or {})
         def t(a):
             return torch.as_tensor(np.array(a, dtype=np.float64), dtype=_DT)
@@ -202,7 +207,7 @@ class StructuredTranslator(nn.Module):
     def config(self) -> dict:
         return {"ei_meV": self.ei_meV, "q_powers": list(self.q_powers), "q_scale": self.q_scale, "use_phonon": self.use_phonon,
                 "residual_fraction": self.residual_fraction, "count_background": self.count_background,
-                "count_edge_meV": self.count_edge_meV}
+                "count_edge_meV": self.count_edge_meV, "width_bound": self.width_bound}
 
     def invalidate(self) -> None:
         """Forget cached inference matrices (call after changing parameters)."""
@@ -218,8 +223,8 @@ class StructuredTranslator(nn.Module):
         """(K_E (ne, ne), K_Q (ne, nq, nq)): column-normalised redistribution matrices of the signal path."""
         _, ec = self._centres()
         x = ec / self.ei_meV
-        sig_e = self.sigma_e0 * width_factor(self.e_width, x)
-        sig_q = self.sigma_q0 * width_factor(self.q_width, x)[None, :]
+        sig_e = self.sigma_e0 * width_factor(self.e_width, x, self.width_bound)
+        sig_q = self.sigma_q0 * width_factor(self.q_width, x, self.width_bound)[None, :]
         return gaussian_kernel_torch(self.e_edges, sig_e), gaussian_kernel_torch(self.q_edges, sig_q.T)
 
     def signal_path(self, s: torch.Tensor, kernels=None) -> torch.Tensor:
@@ -238,10 +243,10 @@ class StructuredTranslator(nn.Module):
             return torch.bmm(kq, x).permute(2, 1, 0) / wq[:, None]
         _, ec = self._centres()
         x = ec / self.ei_meV
-        ke = gaussian_kernel_torch(self.e_edges, self.sigma_e0 * width_factor(self.e_width, x))
+        ke = gaussian_kernel_torch(self.e_edges, self.sigma_e0 * width_factor(self.e_width, x, self.width_bound))
         s1 = ((s * we) @ ke.T) / we
-        sig_q = self.sigma_q0 * width_factor(self.q_width, x)[None, :]
-        b = band_half_width(self.q_edges.numpy(), float(self.sigma_q0.max()) * math.exp(WIDTH_BOUND))
+        sig_q = self.sigma_q0 * width_factor(self.q_width, x, self.width_bound)[None, :]
+        b = band_half_width(self.q_edges.numpy(), float(self.sigma_q0.max()) * math.exp(self.width_bound))
         if 2 * b + 1 >= self.shape[0]:
             kq = gaussian_kernel_torch(self.q_edges, sig_q.T)
             return torch.bmm(kq, (s1 * wq[:, None]).permute(2, 1, 0)).permute(2, 1, 0) / wq[:, None]
@@ -342,7 +347,7 @@ class StructuredTranslator(nn.Module):
             with torch.no_grad(), _one_thread():
                 _, ec = self._centres()
                 x = ec / self.ei_meV
-                ke = gaussian_kernel_torch(self.e_edges, self.sigma_e0 * width_factor(self.e_width, x))
+                ke = gaussian_kernel_torch(self.e_edges, self.sigma_e0 * width_factor(self.e_width, x, self.width_bound))
                 zero = torch.zeros(1, *self.shape, dtype=_DT)
                 comp = self.components(zero, torch.zeros(1, dtype=_DT))
                 static = (comp["elastic"] + comp["background"] + comp["near_ei"])[0]
@@ -356,8 +361,8 @@ class StructuredTranslator(nn.Module):
                                "has_c": self.has_count_scale, "coverage": self.coverage.numpy() > 0.5,
                                "c": self.count_scale.numpy().copy()}
                 nq = self.shape[0]
-                sig_q = self.sigma_q0 * width_factor(self.q_width, x)[None, :]
-                b = band_half_width(self.q_edges.numpy(), float(self.sigma_q0.max()) * math.exp(WIDTH_BOUND))
+                sig_q = self.sigma_q0 * width_factor(self.q_width, x, self.width_bound)[None, :]
+                b = band_half_width(self.q_edges.numpy(), float(self.sigma_q0.max()) * math.exp(self.width_bound))
                 if 2 * b + 1 < max(nq // 4, 1):
                     frac = banded_fractions(self.q_edges, sig_q, b).numpy()  # (2b+1, nq_in, ne)
                     bands = np.zeros_like(frac)
@@ -635,6 +640,20 @@ class _Problem:
         self.n = int(valid.sum())
         self.idx = np.nonzero(valid)  # (b, i, j)
 
+    def reweight(self) -> None:
+        """``weighting="model"`` weights from the current expectation (:mod:`insgan_core.translation.fit_weights`)."""
+        m = self.model
+        if not m.has_count_scale:
+            return  # no count scale: the Poisson variance of the model is not defined; keep the errors
+        with torch.no_grad():
+            mu = m.expectation(self.s, self.t, exposure=self.x).numpy()
+        valid = self.valid.numpy()
+        # each map's counts per unit intensity: the model's count scale times its relative exposure
+        var = model_variance(mu, m.count_scale.numpy()[None] * self.x.numpy()[:, None, None])
+        w = np.where(valid, 1.0 / np.where(valid, var, 1.0), 0.0)
+        w = w / per_map_error_scale(self.y.numpy(), mu, w, valid)[:, None, None]
+        self.w = torch.from_numpy(w)
+
     def chi2(self) -> torch.Tensor:
         mu = self.model.expectation(self.s, self.t, exposure=self.x)
         return ((self.y - mu) ** 2 * self.w).sum() / self.n
@@ -878,6 +897,7 @@ def _fit_structured(
     seed: int = 0,
     progress: bool = False,
     count_background: bool = False,
+    weighting: str = "errors",
 ) -> StructuredTranslator:
     """Fit the structured model to (clean simulation, measured or artefact map) pairs.
 
@@ -916,6 +936,11 @@ def _fit_structured(
         (:func:`insgan_core.data.exposure.run_exposure`); with targets of different exposures the split
         between count- and intensity-domain terms is fitted (and the edge at the top of the covered range is
         not set apart: ``count_edge_meV`` = 0), with one exposure it rests on the prior.
+    weighting : {"errors", "model"}
+        Fit weights: 1/σ² of the targets' errors, or (``"model"``, for training maps spanning a large
+        dynamic range, e.g. several families) the Poisson variance of the model's own expectation with
+        each map's variances scaled by its Birge ratio, iterated from the errors' solution
+        (:mod:`insgan_core.translation.fit_weights`). Needs targets with errors (else as "errors").
 
     Returns
     -------
@@ -967,6 +992,7 @@ def _fit_structured(
         model.coverage.copy_(torch.from_numpy(cov.astype(np.float64)))
         if cscale is not None:
             model.count_scale.copy_(torch.from_numpy(cscale))
+    weighting = check_weighting(weighting, "fit_structured")
     prob = _Problem(model, sims, targets, temps, exposures)
 
     history = []
@@ -975,6 +1001,9 @@ def _fit_structured(
     with torch.no_grad():
         model.el_logits.copy_(torch.tensor(_SHAPE_STARTS[0][0]))
     prob.solve_linear()
+    for _ in range(REWEIGHT_PASSES if weighting == "model" else 0):
+        prob.reweight()
+        prob.solve_linear()
     with torch.no_grad():
         chi2_lsq = float(prob.chi2())
     history.append({"stage": "least_squares_start", "chi2_per_bin": chi2_lsq})
@@ -1029,7 +1058,7 @@ def _fit_structured(
     model.training_record = {
         "temperatures_K": temps, "n_pairs": len(sims), "history": history, "chi2_per_bin_baseline_start": chi2_lsq,
         "chi2_per_bin_final": float(min(h["chi2_per_bin"] for h in history if "chi2_per_bin" in h)), "seconds": time.perf_counter() - t0,
-        "n_bins": prob.n, "exposures_relative": exposures, "exposure_reference": c_ref,
+        "n_bins": prob.n, "exposures_relative": exposures, "exposure_reference": c_ref, "weighting": weighting,
     }
     model.invalidate()
     return model

@@ -88,6 +88,14 @@ class TrainINSGAN(PythonAlgorithm):
             "from the targets' temperature logs.",
         )
         self.declareProperty(
+            name="Weighting",
+            defaultValue="errors",
+            validator=StringListValidator(["errors", "model"]),
+            doc="Structured mode: fit weights from the targets' errors (default), or from the Poisson variance of "
+            "the model's own expectation with each pair scaled by its Birge ratio (for pairs spanning a large "
+            "dynamic range, e.g. several spin-wave families with intense zone-centre bins).",
+        )
+        self.declareProperty(
             name="Steps", defaultValue=1000, validator=IntBoundedValidator(lower=1), doc="Optimisation steps."
         )
         self.declareProperty(
@@ -161,7 +169,7 @@ class TrainINSGAN(PythonAlgorithm):
         )
         for name in ("SourceWorkspaces", "TargetWorkspaces", "Mode"):
             self.setPropertyGroup(name, "Data")
-        for name in ("Temperatures", "Steps", "BatchSize", "LearningRate", "PatchSize", "LambdaL1", "LambdaNCE", "Seed",
+        for name in ("Temperatures", "Weighting", "Steps", "BatchSize", "LearningRate", "PatchSize", "LambdaL1", "LambdaNCE", "Seed",
                      "Generator", "Device"):
             self.setPropertyGroup(name, "Training")
         for name in ("OutputModelFile", "CheckpointDirectory", "CheckpointEvery", "Resume", "OutputTable"):
@@ -301,7 +309,7 @@ class TrainINSGAN(PythonAlgorithm):
             )
         progress.report("Data collected")
         model = fit_structured(sources, targets, temperatures_K=[float(t) for t in temps], seed=self.getProperty("Seed").value,
-                               count_background=True)
+                               count_background=True, weighting=self.getProperty("Weighting").value)
         model.save(self.getProperty("OutputModelFile").value)
         progress.report("Model fitted")
         self.setProperty("OutputTable", mantid_bridge.table_from_records(model.training_record["history"]))

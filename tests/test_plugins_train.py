@@ -9,7 +9,7 @@ from insgan_core import mantid_bridge
 from insgan_core.data.ins_map import MapStack
 
 PROPERTIES = [
-    "SourceWorkspaces", "TargetWorkspaces", "Mode", "Temperatures", "Steps", "BatchSize", "LearningRate", "PatchSize",
+    "SourceWorkspaces", "TargetWorkspaces", "Mode", "Temperatures", "Weighting", "Steps", "BatchSize", "LearningRate", "PatchSize",
     "LambdaL1", "LambdaNCE", "Seed", "Generator", "Device", "OutputModelFile", "CheckpointDirectory", "CheckpointEvery", "Resume",
     "OutputTable",
 ]
@@ -50,6 +50,8 @@ def test_declaration(standin):
     assert alg.version() == 1 and alg.summary()
     assert props["Mode"].validator.allowedValues() == ["structured", "paired", "unpaired"]
     assert props["Mode"].value == "structured"
+    assert props["Weighting"].validator.allowedValues() == ["errors", "model"]
+    assert props["Weighting"].value == "errors"
     assert props["Generator"].validator.allowedValues() == ["unet", "resnet"]
     assert props["Device"].validator.allowedValues() == ["auto", "cpu", "cuda"]
 

@@ -277,3 +277,26 @@ def test_mantid_algorithms_default_to_the_structured_model(trained, standin, tmp
     got = mantid_bridge.workspace_to_map(out)
     expected = load_translator(path).predict(pairs[0][0], temperature_K=5.0)
     np.testing.assert_allclose(got.signal, expected.signal, rtol=1e-9, equal_nan=True)
+
+
+def test_train_algorithm_weighting_equals_the_core(trained, standin, tmp_path):
+    """TrainINSGAN Weighting="model" fits exactly what fit_structured(weighting="model") fits."""
+    from insgan_core import mantid_bridge
+
+    _, pairs, targets = trained
+    for i, ((clean, _), target) in enumerate(zip(pairs, targets)):
+        mantid_bridge.map_to_workspace(clean, name=f"clean{i}")
+        mantid_bridge.map_to_workspace(target, name=f"meas{i}")
+    path = str(tmp_path / "w.safetensors")
+    standin.simpleapi.TrainINSGAN(SourceWorkspaces="clean0,clean1", TargetWorkspaces="meas0,meas1",
+                                  Temperatures=[5.0], Weighting="model", OutputModelFile=path, OutputTable="fitw")
+    from_alg = load_translator(path)
+    assert from_alg.training_record["weighting"] == "model"
+    core = fit_structured([c for c, _ in pairs], targets, temperatures_K=[5.0, 5.0], count_background=True,
+                          weighting="model")
+    np.testing.assert_allclose(from_alg.predict(pairs[0][0], temperature_K=5.0).signal,
+                               core.predict(pairs[0][0], temperature_K=5.0).signal, rtol=1e-6, equal_nan=True)
+    with pytest.raises(ValueError, match="Weighting"):
+        standin.simpleapi.TrainINSGAN(SourceWorkspaces="clean0,clean1", TargetWorkspaces="meas0,meas1",
+                                      Weighting="robust", OutputModelFile=path, OutputTable="fitx")
+

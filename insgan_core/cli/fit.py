@@ -76,6 +76,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="start from an amortised estimator's estimate (a .safetensors estimator file, e.g. written by "
                         "benchmarks/bench_fit_amortised_bfo.py); a flagged estimate (out of distribution) is reported "
                         "and the Latin-hypercube global stage runs instead")
+    p.add_argument("--amortised-draws", type=int, default=8, metavar="N",
+                   help="with --start amortised:: starts = the estimate and N draws from its posterior (default 8)")
     p.add_argument("--accuracy", type=float, default=0.05, metavar="REL", help="powder quadrature target (default 0.05)")
     p.add_argument("--coarse-accuracy", type=float, default=None, metavar="REL",
                    help="coarse-to-fine schedule: global and first local stage at this coarser quadrature (e.g. 0.2), "
@@ -187,7 +189,7 @@ def _amortised_start(args, datasets, vary):
         return [], record
     log.info("amortised estimate (%.1f ms): %s", 1e3 * e.seconds,
              ", ".join(f"{k}={e.mean[k]:.3g}±{e.sigma[k]:.2g}" for k in est.names))
-    return [dict(e.mean)], record
+    return e.starts(args.amortised_draws, seed=args.seed), record
 
 
 def _fit_one(model, datasets, vary, bounds, args, *, start_points=(), translator=None):

@@ -146,6 +146,17 @@ class Estimate:
             out.append(f"no spin-wave signal (scale {self.significance:.2g} sigma)")
         return out
 
+    def starts(self, n: int = 8, *, seed: int = 0) -> list:
+        """Fit starts: the mean and ``n`` draws from the Gaussian posterior (clipped to the prior box)."""
+        rng = np.random.default_rng(seed)
+        out = [dict(self.mean)]
+        for _ in range(int(n)):
+            d = {k: float(v + self.sigma[k] * rng.standard_normal()) for k, v in self.mean.items()}
+            if self.bounds:
+                d = {k: float(np.clip(v, *self.bounds[k])) for k, v in d.items()}
+            out.append(d)
+        return out
+
     @property
     def in_distribution(self) -> bool:
         """False when any check flags the input (the mean and σ then mean nothing)."""

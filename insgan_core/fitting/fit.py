@@ -347,6 +347,7 @@ def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int =
                             x_scale="jac", diff_step=diff_step, max_nfev=max_nfev, ftol=t, xtol=t, gtol=t)
         chi2 = float(res.fun @ res.fun)
         table[i]["local_chi2"] = chi2
+        table[i]["local_x"] = res.x
         if best is None or chi2 < best[1]:
             best = (res, chi2)
     res, chi2 = best
@@ -356,17 +357,50 @@ def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int =
         # final refinement on the fine model, Hamiltonian Jacobian columns from the coarse one
         t1 = time.perf_counter()
         n_coarse = problem.n_evaluations
-        x, f, info = _refine(problem, res.x, step=diff_step, tol=tol, max_iter=max_nfev or 30, coarse=coarse,
+        # the coarse optimum can sit away from the fine one (a coarse quadrature is rough for low-dimensional
+        # magnets): refine from whichever of the coarse optima and the best starts is best on the fine model
+        cands = [table[i]["local_x"] for i in order if "local_x" in table[i]]
+        cands += [table[i]["x"] for i in order[:2] if np.isfinite(table[i]["chi2"])]
+        fine_chi2 = []
+        for x in cands:
+            values, nus = problem.split(x)
+            try:
+                nus, _ = problem.profile_linear(values, nus)
+            except _MODEL_FAILURES:
+                fine_chi2.append(np.inf)
+                continue
+            x[:] = np.clip(problem.join(values, nus), problem.lower, problem.upper)
+            fine_chi2.append(problem.chi2(x))
+        x_start = cands[int(np.argmin(fine_chi2))]
+        x, f, info = _refine(problem, x_start, step=diff_step, tol=tol, max_iter=max_nfev or 30, coarse=coarse,
                              sigma_tol=sigma_tol)
-        res = _Result(x=x, fun=f, success=info["converged"], message=info["message"], njev=info["iterations"])
+        # check on the fine Jacobian (needed for the covariance anyway): refine further while a Gauss-Newton
+        # step with it still promises more than the stopping decrease
+        J = problem.jacobian(x, step=diff_step)
+        checks = 0
+        while checks < 3:
+            cost = float(f @ f)
+            dx = np.linalg.lstsq(J, -f, rcond=None)[0]
+            dx = np.clip(x + dx, problem.lower, problem.upper) - x
+            r = f + J @ dx
+            promise = cost - float(r @ r)
+            if promise <= max(tol * cost, sigma_tol ** 2 * cost / max(problem.n_data - x.size, 1)):
+                break
+            checks += 1
+            x, f, more = _refine(problem, x, step=diff_step, tol=tol, max_iter=max_nfev or 30, coarse=coarse,
+                                 sigma_tol=sigma_tol, jacobian=J)
+            info["iterations"] += more["iterations"]
+            info["message"], info["converged"] = more["message"], more["converged"]
+            J = problem.jacobian(x, step=diff_step)
+        info["fine_jacobian_checks"] = checks + 1
+        res = _Result(x=x, fun=f, success=info["converged"], message=info["message"], njev=info["iterations"], jac=J)
         chi2 = float(res.fun @ res.fun)
         schedule = {"coarse_accuracy": coarse[0].accuracy, "accuracy": problem.forwards[0].accuracy,
                     "coarse_chi2": best[1], "coarse_evaluations": n_coarse, "fine_iterations": int(res.njev),
-                    "fine_jacobian_restarts": info["restarts"]}
+                    "fine_jacobian_restarts": info["restarts"], "fine_jacobians": info["fine_jacobian_checks"],
+                    "fine_start_chi2": [float(c) for c in fine_chi2]}
         timings["fine_s"] = time.perf_counter() - t1
-    t2 = time.perf_counter()
-    J = problem.jacobian(res.x, step=diff_step) if coarse else res.jac
-    timings["covariance_s"] = time.perf_counter() - t2
+    J = res.jac
     N, K = problem.n_data, len(problem.names)
     nu = max(N - K, 1)
     red = chi2 / nu
@@ -383,7 +417,8 @@ def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int =
         schedule["coarse_diagonalisations"] = sum(f.n_diagonalisations for f in coarse)
         schedule["fine_diagonalisations"] = diag
     result = FitResult(problem=problem, x=res.x, errors=err, covariance=cov, chi2=chi2, n_data=N,
-                       singular=singular, global_table=[{k: v for k, v in t.items() if k != "x"} for t in table],
+                       singular=singular,
+                       global_table=[{k: v for k, v in t.items() if k not in ("x", "local_x")} for t in table],
                        profile=prof, timings=timings,
                        n_evaluations=problem.n_evaluations,
                        n_diagonalisations=diag + schedule.get("coarse_diagonalisations", 0),
@@ -396,7 +431,7 @@ class _Result:
         self.__dict__.update(kw)
 
 
-def _refine(problem, x, *, step, tol, max_iter, coarse, sigma_tol: float = 0.3):
+def _refine(problem, x, *, step, tol, max_iter, coarse, sigma_tol: float = 0.3, jacobian=None):
     """Levenberg–Marquardt on the fine residuals with a cheap Jacobian (coarse-to-fine schedule, last stage).
 
     The Hamiltonian columns start as finite differences of the ``coarse`` forward models and are then
@@ -411,7 +446,7 @@ def _refine(problem, x, *, step, tol, max_iter, coarse, sigma_tol: float = 0.3):
     P = len(problem.vary)
     lo, hi = problem.lower, problem.upper
     x = np.clip(np.asarray(x, float), lo, hi)
-    J = problem.jacobian(x, step=step, hamiltonian_forwards=coarse)
+    J = problem.jacobian(x, step=step, hamiltonian_forwards=coarse) if jacobian is None else np.array(jacobian)
     f = problem.residuals(x)
     cost = float(f @ f)
     scale = np.linalg.norm(J, axis=0)

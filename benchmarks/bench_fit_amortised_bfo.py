@@ -173,13 +173,25 @@ def main(argv=None):
     score_map("background only", nu["bg_flat"] + nu["bg_q2"] * (fw.q ** 2)[:, None] * np.ones(mask.shape))
     row["out_of_distribution"] = ood
     # --- the real 5 K map ---
-    e_real = est.estimate(ds)
-    times = []
-    for _ in range(20):
+    e_real = est.estimate(ds)  # the first call also builds the predictive check's forward model
+    row["first_estimate_ms"] = 1e3 * e_real.seconds
+    times, times_plain = [], []
+    for i in range(b, min(args.n, b + 20)):  # different maps: the check's diagonalisation is never cached
+        m = ds.measured.with_data(S[i], err_map)
         t = time.perf_counter()
-        est.estimate(ds)
+        est.estimate(m)
         times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        est.estimate(m, check=False)
+        times_plain.append(time.perf_counter() - t)
     row["estimate_ms_median"] = 1e3 * float(np.median(times))
+    row["estimate_ms_max"] = 1e3 * float(np.max(times))
+    row["estimate_ms_median_without_check"] = 1e3 * float(np.median(times_plain))
+    print(f"real 5 K map: estimate { {k: round(float(v), 2) for k, v in e_real.mean.items()} } ± "
+          f"{ {k: round(float(v), 2) for k, v in e_real.sigma.items()} }; flags {e_real.flags}; first call "
+          f"{row['first_estimate_ms']:.0f} ms; on 20 held-out maps {row['estimate_ms_median']:.1f} ms median "
+          f"({row['estimate_ms_max']:.1f} max) with the predictive check, "
+          f"{row['estimate_ms_median_without_check']:.2f} ms without")
     f_real = features(np.where(mask, np.nan_to_num(ds.measured.signal), 0.0), mask)
     cands = {"network": e_real.mean, "nearest_neighbour": dict(zip(est.names, nn_f(f_real)[0])),
              "linear_ridge": dict(zip(est.names, np.clip(lin_f(f_real)[0], est.lo, est.hi))),
@@ -189,16 +201,6 @@ def main(argv=None):
     row["real_5K"] = {"network": e_real.to_dict(),
                       "estimates": {k: {n: float(v) for n, v in c.items()} for k, c in cands.items()},
                       "chi2_per_bin": {k: chi2_at(fw, c) for k, c in cands.items()}}
-    times = []
-    for _ in range(20):
-        t = time.perf_counter()
-        est.estimate(ds, check=False)
-        times.append(time.perf_counter() - t)
-    row["estimate_ms_median_without_check"] = 1e3 * float(np.median(times))
-    print(f"real 5 K map: estimate { {k: round(float(v), 2) for k, v in e_real.mean.items()} } ± "
-          f"{ {k: round(float(v), 2) for k, v in e_real.sigma.items()} }; flags {e_real.flags}; "
-          f"{row['estimate_ms_median']:.1f} ms per estimate with the predictive check, "
-          f"{row['estimate_ms_median_without_check']:.2f} ms without")
     for k, v in row["real_5K"]["chi2_per_bin"].items():
         print(f"  chi2/N on the 5 K map at the {k} estimate: {v:.1f}")
     est.save(args.out)

@@ -28,7 +28,9 @@ def translator(tmp_path_factory):
     tr.invalidate()
     path = tmp_path_factory.mktemp("tr") / "known.safetensors"
     tr.save(path)
-    return load_translator(path)
+    loaded = load_translator(path)
+    loaded.path = path
+    return loaded
 
 
 def test_fit_recovers_parameters_through_a_known_translator(translator):
@@ -61,3 +63,24 @@ def test_nonlinear_translator_is_refused(translator):
     base = empty_dataset(ST, Q, E, temperature_K=5.0)
     with pytest.raises(InsganInputError, match="not linear"):
         FitProblem(load_model("square_afm"), [base], ["J"], accuracy=0.2, translator=Squared())
+
+
+def test_fit_cli_translation(translator, tmp_path):
+    import json
+
+    from insgan_core.cli.main import main
+    from insgan_core.data.io import save
+
+    fw = ForwardModel(load_model("square_afm"), empty_dataset(ST, Q, E, temperature_K=5.0), accuracy=0.2,
+                      translator=translator)
+    meas = tmp_path / "m.nxs"
+    save(noisy_map(fw, {"J": 2.5}, dict(fw.default_nuisance(), scale=0.8), count_scale=100.0,
+                   rng=np.random.default_rng(1)), meas)
+    out = tmp_path / "fit"
+    assert main(["fit", "square_afm", str(meas), "--vary", "J", "--set", "J=2.3", "--bounds", "J=1:4",
+                 "--accuracy", "0.2", "--starts", "0", "--translation", str(translator.path), "--out", str(out),
+                 "--no-figure"]) == 0
+    d = json.loads((out / "parameters.json").read_text())
+    j = d["parameters"][0]
+    assert abs(j["value"] - 2.5) < 3 * j["error"] and j["error"] < 0.05, j
+    assert d["translation_model"] == str(translator.path) and d["chi2_per_dof"] < 1.3

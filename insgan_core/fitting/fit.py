@@ -286,7 +286,7 @@ def _latin_hypercube(n, lo, hi, rng):
 
 def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int = 0, profile: bool = False,
         diff_step: float = 1e-3, max_nfev: int | None = None, start_points=None, tol: float = 1e-6,
-        coarse_tol: float | None = None, sigma_tol: float = 0.3):
+        coarse_tol: float | None = None, sigma_tol: float = 0.3, fine_checks: int = 1):
     """Run the global and local stages and the uncertainty analysis; returns a :class:`FitResult`.
 
     Parameters
@@ -303,7 +303,8 @@ def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int =
         Relative finite-difference step, evaluation limit and ftol/xtol/gtol of the local stage.
     coarse_tol, sigma_tol
         Coarse-to-fine schedule only: ftol/xtol/gtol of the coarse local stage (default ``max(tol, 1e-3)``),
-        and the final stage's stop: an accepted step that lowers χ² by less than ``sigma_tol``² · χ²/ν.
+        and the final stage's stop: an accepted step that lowers χ² by less than ``sigma_tol``² · χ²/ν;
+        ``fine_checks``: refinements restarted from the fine Jacobian when it promises more than that.
     """
     from scipy.optimize import least_squares
 
@@ -374,11 +375,12 @@ def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int =
         x_start = cands[int(np.argmin(fine_chi2))]
         x, f, info = _refine(problem, x_start, step=diff_step, tol=tol, max_iter=max_nfev or 30, coarse=coarse,
                              sigma_tol=sigma_tol)
-        # check on the fine Jacobian (needed for the covariance anyway): refine further while a Gauss-Newton
-        # step with it still promises more than the stopping decrease
+        # check on the fine Jacobian (needed for the covariance anyway): refine once more (starting from it) when
+        # a Gauss-Newton step with it promises more than the stopping decrease; at most ``fine_checks`` times
+        # (each costs P fine diagonalisations; on a quadrature-rough landscape the promise is often not kept)
         J = problem.jacobian(x, step=diff_step)
         checks = 0
-        while checks < 3:
+        while checks < fine_checks:
             cost = float(f @ f)
             dx = np.linalg.lstsq(J, -f, rcond=None)[0]
             dx = np.clip(x + dx, problem.lower, problem.upper) - x

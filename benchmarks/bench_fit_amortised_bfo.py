@@ -11,8 +11,8 @@ backgrounds); Gaussian noise with the file's own errors; and (``--augment 1``) a
 model at the Le et al. values, standing for unmodelled intensity (phonons, multiple scattering).
 
 Simulations: the fit's forward model (powder plan at accuracy 0.2, resins + |Q| resolution at 350 Hz, the
-file's detector coverage) on a coarse grid (|Q| 0.5–2.5 step 0.2 1/angstrom, E 8–40 step 2 meV: away from the elastic tail and the rise
-towards Ei, where the measured map holds most of what the model lacks).
+file's detector coverage) on a coarse grid (|Q| 0.5–2.5 step 0.2 1/angstrom, E 8–40 step 2 meV: away from
+the elastic tail and the rise towards Ei, where the measured map holds most of what the model lacks).
 Split: train / calibrate σ and the out-of-distribution threshold / test (held out).
 
 Reports: 68 % coverage per parameter on the held-out simulations (target 60–76 %), median |error| of the
@@ -82,8 +82,8 @@ def main(argv=None):
     ap.add_argument("--out", default="bfo_estimator.safetensors")
     ap.add_argument("--json", default=None)
     ap.add_argument("--augment", type=int, default=1,
-                    help="1: add random smooth surfaces with the median |residual| of the measured map at the Le et al. "
-                         "values (unmodelled intensity) to the training maps; 0: model + noise only")
+                    help="1: add random smooth surfaces with the median |residual| of the measured map at the Le "
+                         "et al. values (unmodelled intensity) to the training maps; 0: model + noise only")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     row = {"n": args.n, "box": BOX, "grid": {"q_bins": Q_BINS, "e_bins": E_BINS}}

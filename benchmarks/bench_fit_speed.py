@@ -136,15 +136,17 @@ def main(argv=None):
 
         t0 = time.perf_counter()
         est = AmortisedEstimator.load(args.estimator)
-        e = est.estimate(ds)
+        e = est.estimate(ds)  # first call: also builds the predictive check's plan and diagonalises once
+        row["estimate_first_call_ms"] = 1e3 * e.seconds
         ts = []
-        for _ in range(10):
+        for _ in range(10):  # repeated calls on the same map would hit the check's cache: network alone here
             t = time.perf_counter()
-            est.estimate(ds)
+            est.estimate(ds, check=False)
             ts.append(time.perf_counter() - t)
         row["estimate"] = e.to_dict()
         row["estimate_ms_median"] = 1e3 * float(np.median(ts))
-        print(f"amortised estimate ({row['estimate_ms_median']:.1f} ms; flags {e.flags}): "
+        print(f"amortised estimate (first call with the predictive check {row['estimate_first_call_ms']:.0f} ms, "
+              f"network alone {row['estimate_ms_median']:.1f} ms; flags {e.flags}): "
               + ", ".join(f"{k}={v:.3g}±{e.sigma[k]:.2g}" for k, v in e.mean.items()))
         start = {k: float(np.clip(e.mean[k], *BOUNDS[k])) for k in VARY}
         p, setup = problem(load_model("bi2fe4o9").with_parameters(**start), True)

@@ -4,7 +4,8 @@ Tensors: the network's state dict (``net.*``), ``sigma_factor`` (P,), ``feature_
 (input standardisation), and the out-of-distribution
 statistics ``ood_mean`` (F,), ``ood_components`` (k, F), ``ood_variance`` (k,). The insgan JSON metadata
 (safetensors ``__metadata__["insgan"]``) has ``kind: "amortised_estimator"``, ``format_version``,
-``names``, ``bounds`` {name: [lo, hi]}, ``hidden``, ``n_features``, ``ood`` {residual_scale, threshold}, ``check`` {chi2_threshold, min_significance}
+``names``, ``bounds`` {name: [lo, hi]}, ``hidden``, ``n_features``, ``ood`` {residual_scale, threshold},
+``check`` {chi2_threshold, min_significance}
 and ``info`` (model name, training grid ``grid`` {q_edges, e_edges, mask}, instrument settings,
 temperature, training record). Loading parses only JSON and raw tensor bytes (no pickle, no code).
 """

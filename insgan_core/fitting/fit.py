@@ -18,14 +18,17 @@ Stages
 
    Coarse-to-fine (``coarse_accuracy`` of :class:`FitProblem`): stages 1 and 2 run on forward models with a
    coarser powder quadrature (cheap diagonalisations), then a final local stage on the user's accuracy
-   starts from that optimum and uses a *hybrid* Jacobian: the Hamiltonian columns are finite differences of
-   the coarse model (the derivative of the map changes little with the quadrature), the nuisance columns
-   those of the fine model (they reuse its cached modes). An approximate Jacobian only slows the
-   Gauss–Newton steps down (the residuals, and so the optimum, are the fine model's); each fine iteration
-   costs one fine diagonalisation instead of P + 1;
+   starts from the best (on the fine model) of the coarse optima and best starts and uses a *hybrid*
+   Jacobian: the Hamiltonian columns are finite differences of the coarse model, then Broyden-updated
+   from the fine steps, the nuisance columns those of the fine model (they reuse its cached modes). An
+   approximate Jacobian only slows the Gauss–Newton steps down (the residuals, and so the optimum, are
+   the fine model's); each fine iteration costs one fine diagonalisation instead of P + 1. At the end the
+   fine finite-difference Jacobian (also the covariance's) checks the point and restarts the refinement
+   once when it promises more (:func:`_refine`);
 3. uncertainties: covariance C = (JᵀJ)⁻¹ · χ²/ν (J the fine model's finite-difference Jacobian of the
-   weighted residuals at the best fit, ν = N − P), correlations, and optionally a profile check: for each Hamiltonian parameter, χ² is
-   re-minimised over the others with it fixed at best ± σ; Δχ²/(χ²/ν) ≈ 1 confirms σ.
+   weighted residuals at the best fit, ν = N − P), correlations, and optionally a profile check: for each
+   Hamiltonian parameter, χ² is re-minimised over the others with it fixed at best ± σ; Δχ²/(χ²/ν) ≈ 1
+   confirms σ.
 
 Several datasets share the Hamiltonian parameters; each has its own nuisances, named ``scale[i]`` etc.
 when there is more than one dataset.

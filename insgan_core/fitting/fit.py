@@ -18,7 +18,7 @@ Stages
 
    Coarse-to-fine (``coarse_accuracy`` of :class:`FitProblem`): stages 1 and 2 run on forward models with a
    coarser powder quadrature (cheap diagonalisations), then a final local stage on the user's accuracy
-   starts from the best (on the fine model) of the coarse optima and best starts and uses a *hybrid*
+   starts from the better (on the fine model) of the best coarse optimum and the best start and uses a *hybrid*
    Jacobian: the Hamiltonian columns are finite differences of the coarse model, then Broyden-updated
    from the fine steps, the nuisance columns those of the fine model (they reuse its cached modes). An
    approximate Jacobian only slows the Gauss–Newton steps down (the residuals, and so the optimum, are
@@ -362,9 +362,10 @@ def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int =
         t1 = time.perf_counter()
         n_coarse = problem.n_evaluations
         # the coarse optimum can sit away from the fine one (a coarse quadrature is rough for low-dimensional
-        # magnets): refine from whichever of the coarse optima and the best starts is best on the fine model
-        cands = [table[i]["local_x"] for i in order if "local_x" in table[i]]
-        cands += [table[i]["x"] for i in order[:2] if np.isfinite(table[i]["chi2"])]
+        # magnets): refine from whichever of the best coarse optimum and the best start is better on the fine
+        # model (one fine diagonalisation each)
+        local = sorted((t for t in table if "local_x" in t), key=lambda t: t["local_chi2"])
+        cands = [local[0]["local_x"]] + [table[i]["x"] for i in order[:1] if np.isfinite(table[i]["chi2"])]
         fine_chi2 = []
         for x in cands:
             values, nus = problem.split(x)

@@ -14,6 +14,8 @@ Run::
     python benchmarks/run_all.py                      # full sizes, writes benchmarks/REPORT.md
     python benchmarks/run_all.py --quick --output /tmp/REPORT_quick.md   # smoke test, a few minutes
     python benchmarks/run_all.py --threads 2 --include-quality           # + the (long) GAN quality run
+    python benchmarks/run_all.py --threads 2 --include-fit --only fit fit_recovery fit_amortised \
+        fit_amortised_bfo fit_speed                                       # the fitting benchmarks (~40 min)
 
 For the spin-wave comparison with pySpinW, run this script with the Python of a virtual environment that
 has pySpinW installed and insgan on the path (``PYTHONPATH=. /path/to/pyspinw-venv/bin/python
@@ -52,7 +54,9 @@ class BenchScript:
     filename: str
     quick_args: tuple[str, ...] = ("--quick",)
     takes_threads: bool = False  # accepts --threads N
-    optional: bool = False       # only with --include-quality
+    optional: bool = False       # only with --include-<include>
+    include: str = "quality"     # the --include-... option that runs an optional script
+    extra_args: tuple[str, ...] = ()  # always passed; "{json_dir}" becomes the results folder
 
 
 SCRIPTS = (
@@ -67,6 +71,17 @@ SCRIPTS = (
     BenchScript("translation", "bench_translation.py"),
     BenchScript("translation_speed", "bench_translation_speed.py", quick_args=("--repeats", "3"), takes_threads=True),
     BenchScript("gan_quality", "bench_gan_quality.py", optional=True),
+    # fitting (issue 11): slow, only with --include-fit; fit_speed uses the estimator fit_amortised_bfo writes
+    BenchScript("fit", "bench_fit.py", quick_args=("--accuracy", "0.3"), optional=True, include="fit"),
+    BenchScript("fit_recovery", "bench_fit_recovery.py", quick_args=("--realisations", "3", "--accuracy", "0.2"),
+                optional=True, include="fit"),
+    BenchScript("fit_amortised", "bench_fit_amortised.py", quick_args=("--n", "200", "--epochs", "20"),
+                optional=True, include="fit"),
+    BenchScript("fit_amortised_bfo", "bench_fit_amortised_bfo.py", quick_args=("--n", "240", "--epochs", "20"),
+                optional=True, include="fit", extra_args=("--out", "{json_dir}/bfo_estimator.safetensors")),
+    BenchScript("fit_speed", "bench_fit_speed.py", quick_args=("--accuracy", "0.1", "--coarse-accuracy", "0.3"),
+                takes_threads=True, optional=True, include="fit",
+                extra_args=("--baseline", "--estimator", "{json_dir}/bfo_estimator.safetensors")),
 )
 
 
@@ -87,6 +102,7 @@ def run_script(script: BenchScript, *, json_dir: Path, quick: bool, threads: int
     json_path = json_dir / f"{script.name}.json"
     log_path = json_dir / f"{script.name}.log"
     command = [python, str(HERE / script.filename), "--json", str(json_path)]
+    command += [a.replace("{json_dir}", str(json_dir)) for a in script.extra_args]
     if quick:
         command += list(script.quick_args)
     if threads is not None and script.takes_threads:
@@ -95,7 +111,8 @@ def run_script(script: BenchScript, *, json_dir: Path, quick: bool, threads: int
     env = dict(os.environ, PYTHONUNBUFFERED="1")  # the log file follows the script as it runs
     if threads is not None:
         env.update({variable: str(threads) for variable in THREAD_VARIABLES})
-    shown = " ".join(["python", f"benchmarks/{script.filename}", "--json", json_path.name, *command[4:]])
+    shown = " ".join(["python", f"benchmarks/{script.filename}", "--json", json_path.name,
+                      *(a.replace(str(json_dir) + os.sep, "") for a in command[4:])])
     print(f"\n=== {script.name}: {shown}", flush=True)
     result = {"ok": False, "data": None, "returncode": None, "wall_s": None, "command": shown, "error_tail": ""}
     t0 = time.perf_counter()
@@ -481,7 +498,108 @@ def _translation_speed_rows(data: dict) -> list[tuple]:
                  "≤ 20 ms", met(data["predict_ms_per_map"], at_most=20.0))]
 
 
-ROW_BUILDERS = {"translation_speed": _translation_speed_rows, "translation": _translation_rows, "spinwave": _spinwave_rows, "spinwave_speed": _spinwave_speed_rows, "artefacts": _artefact_rows, "gan_inference": _gan_inference_rows,
+def _fit_rows(data: dict) -> list[tuple]:
+    """Rows of bench_fit.py: Bi2Fe4O9 5 K fit against the data's band and |Q| cut; 300 K prediction."""
+    (bc, bw), (fc, fw) = data["band_data"], data["band_fit"]
+    dq = data["qpeak_fit"] - data["qpeak_data"]
+    rows = [
+        _row(f"Bi2Fe4O9 5 K fit (accuracy {data['accuracy']}): 19 meV band centre", f"{fc:.2f} meV", f"data {bc:.2f} meV",
+             f"{fc - bc:+.2f} meV", "within 0.3 meV", met(abs(fc - bc), at_most=0.3)),
+        _row("Bi2Fe4O9 5 K fit: band FWHM", f"{fw:.2f} meV", f"data {bw:.2f} meV", f"{100 * (fw / bw - 1):+.1f} %",
+             "within 15 %", met(abs(fw / bw - 1), at_most=0.15)),
+        _row("Bi2Fe4O9 5 K fit: |Q| cut peak (15–25 meV)", f"{data['qpeak_fit']:.2f} 1/Å", f"data {data['qpeak_data']:.2f} 1/Å",
+             f"{dq:+.2f} 1/Å", "within 0.05 1/Å", met(abs(dq), at_most=0.05 + 1e-9)),
+        _row("Bi2Fe4O9 300 K χ²/N, fitted parameters", _num(data["chi2_per_dof_300K_fitted"]),
+             f"defaults {_num(data['chi2_per_dof_300K_default'])}",
+             _num(data["chi2_per_dof_300K_default"] / data["chi2_per_dof_300K_fitted"]), "fitted < defaults",
+             met(data["chi2_per_dof_300K_default"] - data["chi2_per_dof_300K_fitted"], at_least=0.0)),
+    ]
+    return rows
+
+
+def _fit_recovery_rows(data: list) -> list[tuple]:
+    """Rows of bench_fit_recovery.py: fraction of noise realisations within 2σ of the truth per model."""
+    return [_row(f"fit recovery {r['model']} {r['truth']}", f"{100 * r['within_2sigma']:.0f} % within 2σ",
+                 f"scatter/σ {r['scatter_over_sigma'][0]:.2f}", "—", "≥ 90 %", met(r["within_2sigma"], at_least=0.9))
+            for r in data]
+
+
+def _fit_amortised_rows(data: dict) -> list[tuple]:
+    """Row of bench_fit_amortised.py (square_afm)."""
+    c = data["coverage_68"]
+    return [_row("amortised estimator square_afm: 68 % coverage", f"{100 * c:.0f} % of {data['n_test']}",
+                 f"uncalibrated {100 * data['coverage_68_uncalibrated']:.0f} %", "—", "60–76 %",
+                 met(c, at_least=0.60, at_most=0.76))]
+
+
+def _fit_amortised_bfo_rows(data: dict) -> list[tuple]:
+    """Rows of bench_fit_amortised_bfo.py: Bi2Fe4O9 estimator coverage, baselines, speed, flags."""
+    cov = data["coverage_68"]
+    lo, hi = min(cov.values()), max(cov.values())
+    r = data["rmse_over_box_width"]
+    best_base = min(r["nearest_neighbour"], r["linear_ridge"])
+    chi = data["real_5K"]["chi2_per_bin"]
+    ood = data["out_of_distribution"]
+    flagged = sum(1 for v in ood.values() if isinstance(v, dict) and v["flags"])
+    return [
+        _row("Bi2Fe4O9 amortised estimator: 68 % coverage (5 couplings)", f"{100 * lo:.0f}–{100 * hi:.0f} % of "
+             f"{data['n_test']}", "—", "—", "60–76 %", met(lo, at_least=0.60) if hi <= 0.76 else "no"),
+        _row("Bi2Fe4O9 estimator: held-out RMSE / prior width", f"{r['network']:.3f}",
+             f"nearest neighbour {r['nearest_neighbour']:.3f}, ridge {r['linear_ridge']:.3f}",
+             _num(best_base / r["network"]), "beats baselines", met(best_base - r["network"], at_least=0.0)),
+        _row("Bi2Fe4O9 estimator: real 5 K map χ²/N at the estimate", _num(chi["network"]),
+             f"nearest neighbour {_num(chi['nearest_neighbour'])}, ridge {_num(chi['linear_ridge'])}",
+             _num(min(chi["nearest_neighbour"], chi["linear_ridge"]) / chi["network"]), "beats baselines",
+             met(min(chi["nearest_neighbour"], chi["linear_ridge"]) - chi["network"], at_least=0.0)),
+        _row("Bi2Fe4O9 estimator: one estimate", f"{data['estimate_ms_median']:.1f} ms", "—", "—", "≤ 100 ms",
+             met(data["estimate_ms_median"], at_most=100.0)),
+        _row("Bi2Fe4O9 estimator: out-of-family / null inputs flagged", f"{flagged} of {len(ood)}",
+             f"false alarms on held-out {100 * data['any_flag_rate_test']:.0f} %", "—", "all flagged",
+             met(flagged, at_least=len(ood))),
+        _row("Bi2Fe4O9 estimator: training set", f"{data['n']} simulations in {data['simulate_s']:.0f} s", "—", "—",
+             "≲ 15 min", met(data["simulate_s"], at_most=900.0)),
+    ]
+
+
+def _fit_speed_rows(data: dict) -> list[tuple]:
+    """Rows of bench_fit_speed.py: coarse-to-fine vs plain fit (same process), fit from the amortised start."""
+
+    rows = []
+    plain = next((f for f in data["fits"] if f["label"].startswith("plain")), None)
+    sched = next(f for f in data["fits"] if f["label"].startswith("coarse-to-fine, Le"))
+    if plain:
+        rows.append(_row(f"Bi2Fe4O9 fit, accuracy {data['accuracy']} (coarse {data['coarse_accuracy']}), Le start",
+                         f"{sched['fit_s']:.0f} s, χ²/N {sched['chi2_per_dof']:.1f}",
+                         f"plain fit {plain['fit_s']:.0f} s, χ²/N {plain['chi2_per_dof']:.1f}",
+                         _num(plain["fit_s"] / sched["fit_s"]), "faster, same χ²",
+                         met(plain["fit_s"] - sched["fit_s"], at_least=0.0)))
+    am = next((f for f in data["fits"] if f["label"].startswith("coarse-to-fine, amortised")), None)
+    if am:
+        ok = am["meets_acceptance"]
+        rows.append(_row("Bi2Fe4O9 fit from the amortised estimate", f"{am['fit_s']:.0f} s "
+                         f"({am['total_with_estimate_and_setup_s']:.0f} s with setup)",
+                         f"plain fit {plain['fit_s']:.0f} s" if plain else "—",
+                         _num(plain["fit_s"] / am["fit_s"]) if plain else "—", "≤ 60 s on 2 cores",
+                         met(am["fit_s"], at_most=60.0)))
+        rows.append(_row("Bi2Fe4O9 fit from the amortised estimate: acceptance lines",
+                         f"band {am['band_centre_diff_meV']:+.2f} meV, FWHM {100 * am['band_fwhm_rel_diff']:+.0f} %, "
+                         f"|Q| {am['qpeak_diff_invA']:+.2f} 1/Å", "—", "—", "0.3 meV, 15 %, 0.05 1/Å",
+                         "yes" if ok else "no"))
+        both = next((f for f in data["fits"] if f["label"].startswith("coarse-to-fine, Le start + amortised")), None)
+        if both:
+            rows.append(_row("Bi2Fe4O9 fit from the Le start + the amortised estimate", f"{both['fit_s']:.0f} s, "
+                             f"χ²/N {both['chi2_per_dof']:.1f}", f"plain fit {plain['fit_s']:.0f} s" if plain else "—",
+                             _num(plain["fit_s"] / both["fit_s"]) if plain else "—", "≤ 60 s; acceptance lines",
+                             "yes" if both["fit_s"] <= 60 and both["meets_acceptance"] else "no"))
+        rows.append(_row("amortised estimate time", f"{data['estimate_ms_median']:.1f} ms", "—", "—", "≤ 100 ms",
+                         met(data["estimate_ms_median"], at_most=100.0)))
+
+    return rows
+
+
+ROW_BUILDERS = {"fit": _fit_rows, "fit_recovery": _fit_recovery_rows, "fit_amortised": _fit_amortised_rows,
+                "fit_amortised_bfo": _fit_amortised_bfo_rows, "fit_speed": _fit_speed_rows,
+                "translation_speed": _translation_speed_rows, "translation": _translation_rows, "spinwave": _spinwave_rows, "spinwave_speed": _spinwave_speed_rows, "artefacts": _artefact_rows, "gan_inference": _gan_inference_rows,
                 "gan_training": _gan_training_rows, "apply_algorithm": _apply_rows, "reduction": _reduction_rows,
                 "gan_quality": _quality_rows}
 
@@ -499,7 +617,7 @@ def build_table(results: dict[str, dict], *, scripts=SCRIPTS) -> str:
     for script in scripts:
         result = results.get(script.name)
         if result is None:
-            why = "not run (add --include-quality)" if script.optional else "not run"
+            why = f"not run (add --include-{script.include})" if script.optional else "not run"
             rows = [_row(script.filename, why)]
         elif not result.get("ok"):
             why, _, output = result.get("error_tail", "").partition("\n")
@@ -572,6 +690,8 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (smoke test, minutes)")
     parser.add_argument("--include-quality", action="store_true", help="also run bench_gan_quality.py (long)")
+    parser.add_argument("--include-fit", action="store_true",
+                        help="also run the fitting benchmarks bench_fit*.py (long: tens of minutes)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="report path (default benchmarks/REPORT.md)")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for every script (OMP/BLAS/Rayon variables, torch); default: environment")
@@ -588,7 +708,7 @@ def main(argv=None) -> int:
         parser.error(f"--output: folder '{args.output.parent}' does not exist; create it first")
 
     scripts = [s for s in SCRIPTS if (args.only is None or s.name in args.only)
-               and (not s.optional or args.include_quality or (args.only and s.name in args.only))]
+               and (not s.optional or getattr(args, f"include_{s.include}") or (args.only and s.name in args.only))]
     machine = machine_info(threads=args.threads)
     json_dir = args.json_dir or Path(tempfile.mkdtemp(prefix="insgan_bench_"))
     json_dir.mkdir(parents=True, exist_ok=True)

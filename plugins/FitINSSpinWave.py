@@ -94,6 +94,9 @@ class FitINSSpinWave(PythonAlgorithm):
                              doc="Latin-hypercube starts of the global stage.")
         self.declareProperty(name="Accuracy", defaultValue=0.05, validator=FloatBoundedValidator(lower=0.0, exclusive=True),
                              doc="Target relative error of the powder quadrature per |Q| shell.")
+        self.declareProperty(name="CoarseAccuracy", defaultValue=0.0, validator=FloatBoundedValidator(lower=0.0),
+                             doc="Coarse-to-fine schedule: global and first local stage at this coarser quadrature "
+                                 "(e.g. 0.2), then a short refinement at Accuracy; 0: off.")
         self.declareProperty(WorkspaceProperty("OutputWorkspace", "", direction=Direction.Output),
                              doc="Fitted model map on the input's grid (NaN where not fitted), with sample logs.")
         self.declareProperty(ITableWorkspaceProperty("OutputParameterTable", "", direction=Direction.Output),
@@ -248,7 +251,8 @@ class FitINSSpinWave(PythonAlgorithm):
             problem = FitProblem(model, [dataset], vary, bounds=self._bounds(),
                                  fit_resolution=self.getProperty("FitResolution").value,
                                  accuracy=self.getProperty("Accuracy").value,
-                                 statistic=self.getProperty("Statistic").value)
+                                 statistic=self.getProperty("Statistic").value,
+                                 coarse_accuracy=self.getProperty("CoarseAccuracy").value or None)
         except InsganInputError as exc:
             raise RuntimeError(f"FitINSSpinWave: {exc}") from None
         progress.report("Forward model built")

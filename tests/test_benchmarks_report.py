@@ -165,3 +165,27 @@ def test_every_script_has_help_with_json(script):
     assert "usage:" in proc.stdout
     if script != "run_all.py":
         assert "--json" in proc.stdout
+
+
+def test_fit_rows_and_optional_fit_scripts(run_all):
+    """The fitting benchmarks are optional (--include-fit), pass the estimator file between them, and their
+    rows compare against the issue's targets."""
+    by_name = {s.name: s for s in run_all.SCRIPTS}
+    for name in ("fit", "fit_recovery", "fit_amortised", "fit_amortised_bfo", "fit_speed"):
+        assert by_name[name].optional and by_name[name].include == "fit"
+    names = [s.name for s in run_all.SCRIPTS]
+    assert names.index("fit_amortised_bfo") < names.index("fit_speed")
+    assert "{json_dir}/bfo_estimator.safetensors" in by_name["fit_speed"].extra_args
+    fit = {"label": "x", "fit_s": 45.0, "chi2_per_dof": 10.0, "band_centre_diff_meV": 0.1, "band_fwhm_rel_diff": -0.2,
+           "qpeak_diff_invA": 0.0, "meets_acceptance": False, "total_with_estimate_and_setup_s": 50.0}
+    speed = {"accuracy": 0.05, "coarse_accuracy": 0.2, "estimate_ms_median": 30.0,
+             "fits": [dict(fit, label="plain fit, Le start", fit_s=180.0), dict(fit, label="coarse-to-fine, Le start"),
+                      dict(fit, label="coarse-to-fine, amortised start (+8 posterior draws)", fit_s=70.0)]}
+    table = _table(run_all.build_table({"fit_speed": _ok(speed)}, scripts=[by_name["fit_speed"]]))
+    rows = {r[0]: r for r in table[1:]}
+    am = rows["Bi2Fe4O9 fit from the amortised estimate"]
+    assert am[-1] == "no" and am[3] == "2.57"  # 70 s > 60 s; 180/70
+    assert rows["Bi2Fe4O9 fit from the amortised estimate: acceptance lines"][-1] == "no"
+    assert rows["amortised estimate time"][-1] == "yes"
+    missing = _table(run_all.build_table({}, scripts=[by_name["fit"]]))
+    assert "add --include-fit" in missing[-1][1]

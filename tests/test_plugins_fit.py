@@ -23,7 +23,7 @@ from insgan_core.spinwave import load_model
 PROPERTIES = [
     "InputWorkspace", "Model", "ModelParameters", "VaryParameters", "Bounds", "TemperatureInKelvin", "Instrument",
     "IncidentEnergyInMeV", "ChopperPackage", "ChopperFrequencyInHz", "FitResolution", "ElasticMaskInMeV", "QMasks",
-    "Statistic", "Starts", "Accuracy", "OutputWorkspace", "OutputParameterTable",
+    "Statistic", "Starts", "Accuracy", "CoarseAccuracy", "OutputWorkspace", "OutputParameterTable",
 ]
 Q = np.round(np.arange(0.3, 3.0001, 0.1), 10)
 E = np.round(np.arange(-4.0, 20.0001, 1.0), 10)

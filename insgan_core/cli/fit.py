@@ -18,6 +18,9 @@ EPILOG = """examples:
   insgan fit bi2fe4o9 bi2fe4o9_Ei62_5K.nxspe --vary Jc,J44,J43p,J43,J33 \\
       --set Jc=0.8,J44=1.0,J43p=3.5,J43=7.5,J33=19 --mask-elastic 4 --fit-chopper --out fit_bfo
   insgan fit bi2fe4o9 run_5K.nxspe run_300K.nxspe --temperature 5,300 --vary J33 --out joint
+  insgan fit bi2fe4o9 bi2fe4o9_Ei62_5K.nxspe --q-bins 0.5,0.1,2.5 --e-bins 4,1,45 --temperature 5 \\
+      --chopper-frequency 350 --vary Jc,J44,J43p,J43,J33 --start amortised:bfo_estimator.safetensors \\
+      --coarse-accuracy 0.2 --out fit_fast
   insgan fit bi2fe4o9 run.nxspe --vary none --compare bi2fe4o9 \\
       --compare-set Jc=0.8,J44=1.0,J43p=3.5,J43=7.5,J33=19 --out compare
 
@@ -67,8 +70,21 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--statistic", choices=("chi2", "poisson", "auto"), default="chi2",
                    help="objective: error-weighted chi2 (default; reduced, normalised data) or the Poisson deviance "
                         "(raw counting data, low counts; auto: Poisson when all fitted data >= 0)")
-    p.add_argument("--starts", type=int, default=8, metavar="N", help="Latin-hypercube starts of the global stage")
+    p.add_argument("--starts", type=int, default=None, metavar="N",
+                   help="Latin-hypercube starts of the global stage (default 8; 0 with an accepted --start amortised:)")
+    p.add_argument("--start", default=None, metavar="amortised:FILE",
+                   help="start from an amortised estimator's estimate (a .safetensors estimator file, e.g. written by "
+                        "benchmarks/bench_fit_amortised_bfo.py); a flagged estimate (out of distribution) is reported "
+                        "and the Latin-hypercube global stage runs instead")
+    p.add_argument("--amortised-draws", type=int, default=8, metavar="N",
+                   help="with --start amortised:: starts = the estimate and N draws from its posterior (default 8)")
     p.add_argument("--accuracy", type=float, default=0.05, metavar="REL", help="powder quadrature target (default 0.05)")
+    p.add_argument("--coarse-accuracy", type=float, default=None, metavar="REL",
+                   help="coarse-to-fine schedule: global and first local stage at this coarser quadrature (e.g. 0.2), "
+                        "then a short refinement at --accuracy (default: off)")
+    p.add_argument("--translation", default=None, metavar="MODEL",
+                   help="a structured translation model file (insgan_core.translation) used as the instrument part of "
+                        "the forward model instead of the built-in resolution")
     p.add_argument("--profile", action="store_true", help="check each sigma with a profile of chi2")
     p.add_argument("--compare", default=None, metavar="MODEL2",
                    help="also fit MODEL2 (same --vary) and rank the two by AIC/BIC/likelihood ratio")
@@ -144,12 +160,46 @@ def _datasets(args, chopper_frequency, *, full_energy_range: bool = False):
     return out
 
 
-def _fit_one(model, datasets, vary, bounds, args):
+def _translator(args):
+    if not args.translation:
+        return None
+    from ..translation.model_io import load_translator
+
+    return load_translator(args.translation)
+
+
+def _amortised_start(args, datasets, vary):
+    """(start points, estimate record) from ``--start amortised:FILE`` (([], None) without it)."""
+    if not args.start:
+        return [], None
+    kind, _, path = str(args.start).partition(":")
+    if kind != "amortised" or not path:
+        raise InsganInputError(f"--start: expected amortised:FILE, got {args.start!r}")
+    from ..fitting.amortised import AmortisedEstimator
+
+    est = AmortisedEstimator.load(path)
+    missing = sorted(set(vary) - set(est.names))
+    if missing:
+        raise InsganInputError(f"--start {args.start}: the estimator gives {', '.join(est.names)}, not "
+                               f"{', '.join(missing)}")
+    e = est.estimate(datasets[0])
+    record = e.to_dict()
+    if e.flags:
+        log.warning("amortised estimate flagged (%s); running the global stage instead", "; ".join(e.flags))
+        return [], record
+    log.info("amortised estimate (%.1f ms): %s", 1e3 * e.seconds,
+             ", ".join(f"{k}={e.mean[k]:.3g}±{e.sigma[k]:.2g}" for k in est.names))
+    return e.starts(args.amortised_draws, seed=args.seed), record
+
+
+def _fit_one(model, datasets, vary, bounds, args, *, start_points=(), translator=None):
     from ..fitting import FitProblem, fit
 
     problem = FitProblem(model, datasets, vary, bounds=bounds, fit_resolution=args.fit_resolution,
-                         accuracy=args.accuracy, statistic=args.statistic)
-    return fit(problem, n_starts=args.starts, seed=args.seed, profile=args.profile)
+                         accuracy=args.accuracy, statistic=args.statistic, coarse_accuracy=args.coarse_accuracy,
+                         translator=translator)
+    starts = args.starts if args.starts is not None else (0 if start_points else 8)
+    return fit(problem, n_starts=starts, seed=args.seed, profile=args.profile, start_points=start_points)
 
 
 def run(args) -> int:
@@ -169,19 +219,26 @@ def run(args) -> int:
                  chopper["frequency_hz"])
         if chopper["frequency_hz"] != datasets[0].settings.chopper_frequency_hz:
             datasets = _datasets(args, chopper["frequency_hz"])
-    result = _fit_one(model, datasets, vary, bounds, args)
+    translator = _translator(args)
+    start_points, estimate = _amortised_start(args, datasets, vary)
+    result = _fit_one(model, datasets, vary, bounds, args, start_points=start_points, translator=translator)
     out = Path(args.out)
     paths = result.write(out, figure=not args.no_figure)
-    if chopper is not None:
+    if chopper is not None or estimate is not None or translator is not None:
         d = json.loads((out / "parameters.json").read_text())
-        d["chopper"] = chopper
+        if chopper is not None:
+            d["chopper"] = chopper
+        if estimate is not None:
+            d["amortised_start"] = estimate
+        if translator is not None:
+            d["translation_model"] = str(args.translation)
         (out / "parameters.json").write_text(json.dumps(d, indent=2))
     print(result.summary())
     if args.compare:
         from ..fitting import compare_models
 
         other = _load_model(args.compare, {**overrides, **parse_assignments(args.compare_set, option="--compare-set")})
-        second = _fit_one(other, datasets, vary, bounds, args)
+        second = _fit_one(other, datasets, vary, bounds, args, translator=translator)
         second.write(out / "compare_model", figure=not args.no_figure)
         labels = [f"{args.model} {','.join(f'{k}={v}' for k, v in overrides.items())}".strip(),
                   f"{args.compare} {','.join(args.compare_set)}".strip()]

@@ -4,7 +4,9 @@
 * :mod:`.forward` — the forward model of one dataset: powder LSWT (a reusable :class:`PowderPlan`) ×
   intensity scale, energy resolution (resins, scaled), |Q| resolution, backgrounds and an elastic line;
 * :mod:`.fit` — the objective (error-weighted χ²), multi-start global stage, local least squares,
-  covariance, profile check, several datasets jointly;
+  coarse-to-fine schedule, covariance, profile check, several datasets jointly;
+* :mod:`.amortised`, :mod:`.amortised_io` — the amortised estimator (network posterior, calibrated σ,
+  out-of-distribution checks) and its safetensors + JSON files;
 * :mod:`.compare` — model comparison (Δχ², AIC, BIC, likelihood ratio);
 * :mod:`.result` — the result: JSON parameter table, fitted maps, residual figure.
 """

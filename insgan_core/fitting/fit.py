@@ -15,9 +15,20 @@ Stages
 2. local: :func:`scipy.optimize.least_squares` (trust-region reflective, bounds) from the best
    ``n_local`` starts over all varied parameters; forward-difference Jacobian with a relative step
    ``diff_step`` (the quadrature map is smooth and deterministic; nuisance-only steps reuse the cached modes);
-3. uncertainties: covariance C = (JᵀJ)⁻¹ · χ²/ν (J the Jacobian of the weighted residuals at the best
-   fit, ν = N − P), correlations, and optionally a profile check: for each Hamiltonian parameter, χ² is
-   re-minimised over the others with it fixed at best ± σ; Δχ²/(χ²/ν) ≈ 1 confirms σ.
+
+   Coarse-to-fine (``coarse_accuracy`` of :class:`FitProblem`): stages 1 and 2 run on forward models with a
+   coarser powder quadrature (cheap diagonalisations), then a final local stage on the user's accuracy
+   starts from the better (on the fine model) of the best coarse optimum and the best start and uses a *hybrid*
+   Jacobian: the Hamiltonian columns are finite differences of the coarse model, then Broyden-updated
+   from the fine steps, the nuisance columns those of the fine model (they reuse its cached modes). An
+   approximate Jacobian only slows the Gauss–Newton steps down (the residuals, and so the optimum, are
+   the fine model's); each fine iteration costs one fine diagonalisation instead of P + 1. At the end the
+   fine finite-difference Jacobian (also the covariance's) checks the point and restarts the refinement
+   once when it promises more (:func:`_refine`);
+3. uncertainties: covariance C = (JᵀJ)⁻¹ · χ²/ν (J the fine model's finite-difference Jacobian of the
+   weighted residuals at the best fit, ν = N − P), correlations, and optionally a profile check: for each
+   Hamiltonian parameter, χ² is re-minimised over the others with it fixed at best ± σ; Δχ²/(χ²/ν) ≈ 1
+   confirms σ.
 
 Several datasets share the Hamiltonian parameters; each has its own nuisances, named ``scale[i]`` etc.
 when there is more than one dataset.
@@ -65,13 +76,17 @@ class FitProblem:
         Starting values overriding the model's / the default nuisances.
     statistic : {"chi2", "poisson", "auto"}
         Objective (module docstring); ``"auto"``: Poisson when every fitted bin has data ≥ 0.
-    accuracy, q_resolution, n_points
+    accuracy, q_resolution, n_points, plan_factory, translator
         Passed to :class:`ForwardModel`.
+    coarse_accuracy : float, optional
+        Powder accuracy of the coarse forward models of the coarse-to-fine schedule (module docstring);
+        None: no schedule. Must be coarser (larger) than ``accuracy``.
     """
 
     def __init__(self, model, datasets, vary, *, bounds=None, fit_resolution: bool = False, fit_elastic=None,
                  start=None, accuracy: float = 0.05, q_resolution: bool = True, n_points=None, forwards=None,
-                 statistic: str = "chi2"):
+                 statistic: str = "chi2", coarse_accuracy: float | None = None, plan_factory=None,
+                 translator=None):
         datasets = list(datasets)
         if statistic not in ("chi2", "poisson", "auto"):
             raise InsganInputError(f"fit: statistic must be 'chi2', 'poisson' or 'auto', got {statistic!r}")
@@ -88,8 +103,17 @@ class FitProblem:
         if len(set(vary)) != len(vary):
             raise InsganInputError(f"fit: --vary repeats a parameter: {vary}")
         self.vary = vary
-        self.forwards = forwards or [ForwardModel(model, d, accuracy=accuracy, q_resolution=q_resolution,
-                                                  n_points=n_points) for d in datasets]
+        fkw = dict(q_resolution=q_resolution, plan_factory=plan_factory, translator=translator)
+        self.forwards = forwards or [ForwardModel(model, d, accuracy=accuracy, n_points=n_points, **fkw)
+                                     for d in datasets]
+        self.coarse_forwards = None
+        if coarse_accuracy is not None:
+            if not (np.isfinite(coarse_accuracy) and coarse_accuracy > accuracy):
+                raise InsganInputError(f"fit: coarse accuracy {coarse_accuracy} must be larger (coarser) than the "
+                                       f"accuracy {accuracy}")
+            self.coarse_forwards = [ForwardModel(model, d, accuracy=coarse_accuracy, **fkw) for d in datasets]
+        if translator is not None:
+            self.forwards[0].check_translator_linear()
         multi = len(datasets) > 1
         self.nuisance_names = []  # (full name, dataset index, nuisance key)
         self.nuisance_start = []
@@ -187,16 +211,17 @@ class FitProblem:
         return np.array([values[n] for n in self.vary] + [nus[i][k] for _, i, k in self.nuisance_names], float)
 
     # --- objective --------------------------------------------------------------------------------
-    def model_maps(self, x):
+    def model_maps(self, x, forwards=None):
         values, nus = self.split(x)
-        return [fw(values, nu) for fw, nu in zip(self.forwards, nus)]
+        return [fw(values, nu) for fw, nu in zip(forwards or self.forwards, nus)]
 
-    def residuals(self, x):
-        """Weighted residuals (model − data)/error over all fitted bins (length N)."""
+    def residuals(self, x, forwards=None):
+        """Weighted residuals (model − data)/error over all fitted bins (length N); ``forwards``: other
+        forward models of the same datasets (the coarse ones), default the fine ones."""
         self.n_evaluations += 1
         out = []
         try:
-            maps = self.model_maps(x)
+            maps = self.model_maps(x, forwards)
         except _MODEL_FAILURES as exc:
             log.debug("model evaluation failed at %s: %s", dict(zip(self.names, x)), exc)
             return np.full(self.n_data, 1e6)
@@ -213,14 +238,40 @@ class FitProblem:
                 out.append(np.sign(mu - n) * np.sqrt(dev))
         return np.concatenate(out)
 
-    def chi2(self, x) -> float:
-        r = self.residuals(x)
+    def chi2(self, x, forwards=None) -> float:
+        r = self.residuals(x, forwards)
         return float(r @ r)
 
-    def profile_linear(self, values, nus):
+    def jacobian(self, x, *, step: float = 1e-3, hamiltonian_forwards=None, columns=None) -> np.ndarray:
+        """Forward-difference Jacobian (N, K) of the weighted residuals at ``x`` (steps inside the bounds).
+
+        ``hamiltonian_forwards``: take the Hamiltonian columns from these (coarse) forward models; the
+        nuisance columns always come from the fine ones (which reuse their cached modes). ``columns``: only
+        these columns (the others are left 0).
+        """
+        x = np.asarray(x, float)
+        P = len(self.vary)
+        f_fine = self.residuals(x)
+        cols = list(range(x.size)) if columns is None else list(columns)
+        ham = hamiltonian_forwards is not None and any(j < P for j in cols)
+        f_ham = self.residuals(x, hamiltonian_forwards) if ham else f_fine
+        J = np.zeros((f_fine.size, x.size))
+        for j in cols:
+            h = step * max(abs(x[j]), 1.0)  # scipy's relative step convention
+            if x[j] + h > self.upper[j]:
+                h = -h
+            z = x.copy()
+            z[j] += h
+            if j < P and hamiltonian_forwards is not None:
+                J[:, j] = (self.residuals(z, hamiltonian_forwards) - f_ham) / h
+            else:
+                J[:, j] = (self.residuals(z) - f_fine) / h
+        return J
+
+    def profile_linear(self, values, nus, forwards=None):
         """Solve each dataset's varied linear nuisances exactly at fixed Hamiltonian ``values``; (nus, χ²)."""
         total, new = 0.0, []
-        for i, (fw, nu) in enumerate(zip(self.forwards, nus)):
+        for i, (fw, nu) in enumerate(zip(forwards or self.forwards, nus)):
             names = tuple(k for f, j, k in self.nuisance_names if j == i and k in LINEAR_NUISANCES)
             nu2, c = fw.solve_linear(values, nu, names)
             for k in ("scale", "elastic_amp"):  # keep inside the bounds
@@ -237,7 +288,8 @@ def _latin_hypercube(n, lo, hi, rng):
 
 
 def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int = 0, profile: bool = False,
-        diff_step: float = 1e-3, max_nfev: int | None = None, start_points=None, tol: float = 1e-6):
+        diff_step: float = 1e-3, max_nfev: int | None = None, start_points=None, tol: float = 1e-6,
+        coarse_tol: float | None = None, sigma_tol: float = 0.3, fine_checks: int = 1):
     """Run the global and local stages and the uncertainty analysis; returns a :class:`FitResult`.
 
     Parameters
@@ -252,6 +304,10 @@ def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int =
         Extra global starts (e.g. an amortised estimate), Hamiltonian values by name.
     diff_step, max_nfev, tol
         Relative finite-difference step, evaluation limit and ftol/xtol/gtol of the local stage.
+    coarse_tol, sigma_tol
+        Coarse-to-fine schedule only: ftol/xtol/gtol of the coarse local stage (default ``max(tol, 1e-3)``),
+        and the final stage's stop: an accepted step that lowers χ² by less than ``sigma_tol``² · χ²/ν;
+        ``fine_checks``: refinements restarted from the fine Jacobian when it promises more than that.
     """
     from scipy.optimize import least_squares
 
@@ -259,6 +315,7 @@ def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int =
 
     t0 = time.perf_counter()
     P = len(problem.vary)
+    coarse = problem.coarse_forwards
     rng = np.random.default_rng(seed)
     starts = [problem.x0[:P]]
     for sp in start_points or ():
@@ -271,31 +328,84 @@ def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int =
     for s in starts:
         values = dict(zip(problem.vary, map(float, s)))
         try:
-            nus, c = problem.profile_linear(values, nus0)
+            nus, c = problem.profile_linear(values, nus0, coarse)
         except _MODEL_FAILURES as exc:
             log.debug("global start %s failed: %s", values, exc)
             table.append({"start": values, "chi2": float("inf")})
             continue
         x = np.clip(problem.join(values, nus), problem.lower, problem.upper)
-        table.append({"start": values, "chi2": problem.chi2(x), "x": x})
+        table.append({"start": values, "chi2": problem.chi2(x, coarse), "x": x})
     order = sorted(range(len(table)), key=lambda i: table[i]["chi2"])
     if not np.isfinite(table[order[0]]["chi2"]):
         raise InsganInputError("fit: the model could not be evaluated at any start (unstable spin-wave spectrum); "
                                "change the start (--set) or the bounds")
     t_global = time.perf_counter() - t0
     best = None
+    fun = (lambda z: problem.residuals(z, coarse)) if coarse else problem.residuals
     for i in order[: max(1, int(n_local))]:
         if not np.isfinite(table[i]["chi2"]):
             continue
         x = np.clip(table[i]["x"], problem.lower, problem.upper)
-        res = least_squares(problem.residuals, x, bounds=(problem.lower, problem.upper), method="trf",
-                            x_scale="jac", diff_step=diff_step, max_nfev=max_nfev, ftol=tol, xtol=tol, gtol=tol)
+        t = tol if not coarse else (coarse_tol if coarse_tol is not None else max(tol, 1e-3))
+        res = least_squares(fun, x, bounds=(problem.lower, problem.upper), method="trf",
+                            x_scale="jac", diff_step=diff_step, max_nfev=max_nfev, ftol=t, xtol=t, gtol=t)
         chi2 = float(res.fun @ res.fun)
         table[i]["local_chi2"] = chi2
+        table[i]["local_x"] = res.x
         if best is None or chi2 < best[1]:
             best = (res, chi2)
     res, chi2 = best
-    t_local = time.perf_counter() - t0 - t_global
+    schedule = {}
+    timings = {"global_s": t_global, "local_s": time.perf_counter() - t0 - t_global}
+    if coarse:
+        # final refinement on the fine model, Hamiltonian Jacobian columns from the coarse one
+        t1 = time.perf_counter()
+        n_coarse = problem.n_evaluations
+        # the coarse optimum can sit away from the fine one (a coarse quadrature is rough for low-dimensional
+        # magnets): refine from whichever of the best coarse optimum and the best start is better on the fine
+        # model (one fine diagonalisation each)
+        local = sorted((t for t in table if "local_x" in t), key=lambda t: t["local_chi2"])
+        cands = [local[0]["local_x"]] + [table[i]["x"] for i in order[:1] if np.isfinite(table[i]["chi2"])]
+        fine_chi2 = []
+        for x in cands:
+            values, nus = problem.split(x)
+            try:
+                nus, _ = problem.profile_linear(values, nus)
+            except _MODEL_FAILURES:
+                fine_chi2.append(np.inf)
+                continue
+            x[:] = np.clip(problem.join(values, nus), problem.lower, problem.upper)
+            fine_chi2.append(problem.chi2(x))
+        x_start = cands[int(np.argmin(fine_chi2))]
+        x, f, info = _refine(problem, x_start, step=diff_step, tol=tol, max_iter=max_nfev or 30, coarse=coarse,
+                             sigma_tol=sigma_tol)
+        # check on the fine Jacobian (needed for the covariance anyway): refine once more (starting from it) when
+        # a Gauss-Newton step with it promises more than the stopping decrease; at most ``fine_checks`` times
+        # (each costs P fine diagonalisations; on a quadrature-rough landscape the promise is often not kept)
+        J = problem.jacobian(x, step=diff_step)
+        checks = 0
+        while checks < fine_checks:
+            cost = float(f @ f)
+            dx = np.linalg.lstsq(J, -f, rcond=None)[0]
+            dx = np.clip(x + dx, problem.lower, problem.upper) - x
+            r = f + J @ dx
+            promise = cost - float(r @ r)
+            if promise <= max(tol * cost, sigma_tol ** 2 * cost / max(problem.n_data - x.size, 1)):
+                break
+            checks += 1
+            x, f, more = _refine(problem, x, step=diff_step, tol=tol, max_iter=max_nfev or 30, coarse=coarse,
+                                 sigma_tol=sigma_tol, jacobian=J)
+            info["iterations"] += more["iterations"]
+            info["message"], info["converged"] = more["message"], more["converged"]
+            J = problem.jacobian(x, step=diff_step)
+        info["fine_jacobian_checks"] = checks + 1
+        res = _Result(x=x, fun=f, success=info["converged"], message=info["message"], njev=info["iterations"], jac=J)
+        chi2 = float(res.fun @ res.fun)
+        schedule = {"coarse_accuracy": coarse[0].accuracy, "accuracy": problem.forwards[0].accuracy,
+                    "coarse_chi2": best[1], "coarse_evaluations": n_coarse, "fine_iterations": int(res.njev),
+                    "fine_jacobian_restarts": info["restarts"], "fine_jacobians": info["fine_jacobian_checks"],
+                    "fine_start_chi2": [float(c) for c in fine_chi2]}
+        timings["fine_s"] = time.perf_counter() - t1
     J = res.jac
     N, K = problem.n_data, len(problem.names)
     nu = max(N - K, 1)
@@ -307,14 +417,89 @@ def fit(problem: FitProblem, *, n_starts: int = 8, n_local: int = 2, seed: int =
     prof = None
     if profile:
         prof = _profile(problem, res.x, err, chi2, red, diff_step)
+    timings["total_s"] = time.perf_counter() - t0
+    diag = sum(f.n_diagonalisations for f in problem.forwards)
+    if coarse:
+        schedule["coarse_diagonalisations"] = sum(f.n_diagonalisations for f in coarse)
+        schedule["fine_diagonalisations"] = diag
     result = FitResult(problem=problem, x=res.x, errors=err, covariance=cov, chi2=chi2, n_data=N,
-                       singular=singular, global_table=[{k: v for k, v in t.items() if k != "x"} for t in table],
-                       profile=prof, timings={"global_s": t_global, "local_s": t_local,
-                                              "total_s": time.perf_counter() - t0},
+                       singular=singular,
+                       global_table=[{k: v for k, v in t.items() if k not in ("x", "local_x")} for t in table],
+                       profile=prof, timings=timings,
                        n_evaluations=problem.n_evaluations,
-                       n_diagonalisations=sum(f.n_diagonalisations for f in problem.forwards),
-                       converged=bool(res.success), message=str(res.message))
+                       n_diagonalisations=diag + schedule.get("coarse_diagonalisations", 0),
+                       converged=bool(res.success), message=str(res.message), schedule=schedule)
     return result
+
+
+class _Result:
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def _refine(problem, x, *, step, tol, max_iter, coarse, sigma_tol: float = 0.3, jacobian=None):
+    """Levenberg–Marquardt on the fine residuals with a cheap Jacobian (coarse-to-fine schedule, last stage).
+
+    The Hamiltonian columns start as finite differences of the ``coarse`` forward models and are then
+    improved by Broyden rank-1 updates from each fine step (in variables scaled by the start Jacobian's
+    column norms); the nuisance columns are the fine model's finite differences at every accepted point
+    (cached modes: no diagonalisation). Each iteration costs one fine diagonalisation. After three rejected
+    steps in a row the Hamiltonian columns are replaced, once, by fine finite differences (P
+    diagonalisations). Steps are clipped to the bounds. Stops when an accepted step lowers χ² by less than
+    ``tol`` × χ² or by less than ``sigma_tol``² × χ²/ν (the step moved the parameters by less than about
+    ``sigma_tol`` standard errors). Returns (x, residuals, info).
+    """
+    P = len(problem.vary)
+    lo, hi = problem.lower, problem.upper
+    x = np.clip(np.asarray(x, float), lo, hi)
+    J = problem.jacobian(x, step=step, hamiltonian_forwards=coarse) if jacobian is None else np.array(jacobian)
+    f = problem.residuals(x)
+    cost = float(f @ f)
+    scale = np.linalg.norm(J, axis=0)
+    scale = np.where(scale > 0, scale, 1.0)  # column norms: parameters in units of unit change of χ
+    lam, rejected, restarts, message, converged = 1e-3, 0, 0, "maximum number of iterations", False
+    dof = max(problem.n_data - x.size, 1)
+    it = 0
+    for it in range(1, int(max_iter) + 1):
+        Js = J / scale
+        A = Js.T @ Js
+        g = Js.T @ f
+        try:
+            dz = -np.linalg.solve(A + lam * np.diag(np.diag(A) + 1e-12), g)
+        except np.linalg.LinAlgError:
+            dz = -np.linalg.lstsq(A + lam * np.eye(A.shape[0]), g, rcond=None)[0]
+        x_new = np.clip(x + dz / scale, lo, hi)
+        dx = x_new - x
+        if not np.any(dx):
+            converged, message = True, "step inside the bounds is zero"
+            break
+        f_new = problem.residuals(x_new)
+        cost_new = float(f_new @ f_new)
+        log.debug("refine %d: chi2 %.6g -> %.6g (lambda %.3g) at %s", it, cost, cost_new, lam, x_new[:P])
+        dzs = dx * scale
+        if np.any(dzs[:P]):  # Broyden in scaled variables z = x·scale, Hamiltonian block only
+            r = f_new - f - J @ dx
+            J[:, :P] += np.outer(r, dzs[:P] * scale[:P]) / float(dzs[:P] @ dzs[:P])
+        if cost_new < cost:
+            gain = cost - cost_new
+            x, f, cost = x_new, f_new, cost_new
+            J[:, P:] = problem.jacobian(x, step=step, columns=range(P, x.size))[:, P:]
+            lam = max(lam / 3.0, 1e-9)
+            rejected = 0
+            if gain <= max(tol * cost, sigma_tol ** 2 * cost / dof) or np.all(np.abs(dx) <= tol * (np.abs(x) + tol)):
+                converged, message = True, f"decrease of chi2 below tol or below {sigma_tol:g}^2 chi2/dof"
+                break
+        else:
+            lam *= 4.0
+            rejected += 1
+            if rejected >= 3 and restarts < 1:
+                J = problem.jacobian(x, step=step)
+                restarts += 1
+                rejected = 0
+            elif lam > 1e8:
+                converged, message = True, "no further decrease of chi2 (damping limit)"
+                break
+    return x, f, {"iterations": it, "restarts": restarts, "converged": converged, "message": message}
 
 
 def _profile(problem, x, err, chi2, red, diff_step):

@@ -11,6 +11,18 @@
 * Coverage: bins that the measured file did not record (NaN) or that its detector table does not reach
   are excluded by the dataset's mask; the model is evaluated everywhere.
 
+With a learned translation (``translator``, e.g. a structured model of :mod:`insgan_core.translation`) the
+instrument part is the translator's instead: the clean powder map (each mode binned with a Gaussian of one
+energy-bin FWHM, no |Q| broadening) goes through the translator's public ``apply`` path, which is linear in
+S plus additive terms, so
+
+    I(|Q|, E) = scale · [T(S) − T(0)] + T(0) + bg_flat + bg_q2 · |Q|² + elastic_amp · G(E; elastic_fwhm)
+
+(``res_scale`` then scales the clean binning width, not a resolution).
+
+The powder integrator is pluggable (``plan_factory``): any object with the :class:`PowderPlan` interface
+used here (``modes(model, workers=)`` → (E, S), ``rows``, ``weights``) can replace it, e.g. a faster one.
+
 Nuisance parameters (per dataset): :data:`NUISANCES`.
 """
 
@@ -60,10 +72,16 @@ class ForwardModel:
         Full-sphere directions per shell instead of ``accuracy``.
     oversample : int
         Sub-grid points per narrowest energy bin of the smooth binning.
+    plan_factory : callable, optional
+        ``plan_factory(model, q_edges=, e_edges=, accuracy=, n_points=)`` → a powder plan (default
+        :class:`PowderPlan`); the hook for a faster powder integrator.
+    translator : object, optional
+        A loaded translation model (``apply(INSMap, rebin=True, temperature_K=)``) replacing the built-in
+        resolution (module docstring).
     """
 
     def __init__(self, model, dataset, *, accuracy: float = 0.05, q_resolution: bool = True, cache_size: int = 64,
-                 n_points=None, oversample: int = 8):
+                 n_points=None, oversample: int = 8, plan_factory=None, translator=None):
         from ..spinwave.powder_plan import PowderPlan
 
         self.model = model
@@ -73,7 +91,10 @@ class ForwardModel:
         self.e_edges = np.asarray(m.e_axis.edges, float)
         self.q = m.x_axis.centres
         self.e = m.e_axis.centres
-        self.plan = PowderPlan(model, q_edges=self.q_edges, e_edges=self.e_edges, accuracy=accuracy, n_points=n_points)
+        self.accuracy = float(accuracy)
+        self.plan_factory = plan_factory or PowderPlan
+        self.plan = self.plan_factory(model, q_edges=self.q_edges, e_edges=self.e_edges, accuracy=accuracy,
+                                      n_points=n_points)
         self.temperature_K = dataset.temperature_K
         s = dataset.settings
         # resins FWHM on a fine energy grid below Ei (clamped beyond); interpolated per mode energy
@@ -81,6 +102,12 @@ class ForwardModel:
         top = min(hi, 0.98 * s.ei_meV)
         self._egrid = np.linspace(min(lo, -abs(top)), top, 257)
         self._fwhm = np.asarray(energy_fwhm_meV(s, self._egrid), float)
+        self.translator = translator
+        if translator is not None:
+            # clean map for the translator: one energy-bin FWHM, no |Q| broadening (the translator has its own)
+            self._fwhm = np.full_like(self._egrid, float(np.diff(self.e_edges).max()))
+            q_resolution = False
+            self._translated_zero = self._translate(np.zeros((self.q.size, self.e.size)))
         if q_resolution:
             sig = q_sigma_invA(s, q_invA=self.q[:, None], energy_transfer_meV=np.minimum(self.e, top)[None, :])
             sig = np.broadcast_to(sig, (self.q.size, self.e.size))
@@ -146,6 +173,40 @@ class ForwardModel:
         out[self.q <= 0] = 0.0
         if self._kq is not None:
             out = np.einsum("jab,bj->aj", self._kq, out)
+        if self.translator is not None:
+            out = self._translate(out) - self._translated_zero
+        return out
+
+    def _translate(self, clean: np.ndarray) -> np.ndarray:
+        """The translator's noise-free expectation of a clean map (nq, ne) on this grid (NaN -> 0 off its
+        coverage: those bins are masked by the data anyway)."""
+        m = self.dataset.measured
+        sim = m.with_data(np.asarray(clean, float), np.zeros_like(clean, dtype=float), temperature_K=self.temperature_K)
+        out = self.translator.apply(sim, rebin=True, temperature_K=self.temperature_K)
+        return np.nan_to_num(np.asarray(out.signal, float))
+
+    def check_translator_linear(self, values: dict | None = None, *, rtol: float = 1e-6) -> float:
+        """Relative deviation of T(2S) − T(0) from 2 [T(S) − T(0)] at ``values`` (the fit assumes 0);
+        raises :class:`InsganInputError` when above ``rtol``."""
+        if self.translator is None:
+            return 0.0
+        sw = self._bin_only(values or {})
+        a = self._translate(sw) - self._translated_zero
+        b = self._translate(2.0 * sw) - self._translated_zero
+        dev = float(np.max(np.abs(b - 2.0 * a)) / max(np.max(np.abs(2.0 * a)), 1e-300))
+        if dev > rtol:
+            raise InsganInputError(f"translation model {getattr(self.translator, 'source', '')}: not linear in the "
+                                   f"simulated map (relative deviation {dev:.2g}); the fit needs a translator that is "
+                                   "linear in S plus additive terms (structured model without a residual network)")
+        return dev
+
+    def _bin_only(self, values: dict) -> np.ndarray:
+        E, S = self.modes(values)
+        a = np.abs(E)
+        energies = np.concatenate([a, -a], axis=1)
+        w = 0.5 * np.concatenate([S, S], axis=1) * bose_factor(energies, temperature_K=self.temperature_K)
+        out = self._bin(energies, w * self.plan.weights[:, None], 1.0)
+        out[self.q <= 0] = 0.0
         return out
 
     def _kernel(self, res_scale: float) -> np.ndarray:
@@ -188,17 +249,23 @@ class ForwardModel:
         """The basis maps of the linear nuisances (each (nq, ne)) at fixed nonlinear parameters."""
         sw = self.spin_wave(values, nuisance.get("res_scale", 1.0))
         ones = np.ones_like(sw)
-        return {
+        out = {
             "scale": sw,
             "bg_flat": ones,
             "bg_q2": ones * (self.q ** 2)[:, None],
             "elastic_amp": ones * self.elastic(nuisance.get("elastic_fwhm", self.resolution_fwhm(0.0)))[None, :],
         }
+        return out
+
+    @property
+    def offset(self):
+        """The fixed additive part of the map (the translator's T(0); 0 without a translator)."""
+        return 0.0 if self.translator is None else self._translated_zero
 
     def __call__(self, values: dict, nuisance: dict) -> np.ndarray:
         """Model map (nq, ne) in measured units per meV."""
         comp = self.components(values, nuisance)
-        return sum(float(nuisance.get(k, 0.0)) * comp[k] for k in LINEAR_NUISANCES)
+        return self.offset + sum(float(nuisance.get(k, 0.0)) * comp[k] for k in LINEAR_NUISANCES)
 
     def default_nuisance(self) -> dict:
         """Starting nuisance values (linear ones are then solved for)."""
@@ -211,7 +278,7 @@ class ForwardModel:
         comp = self.components(values, nuisance)
         m = ds.mask
         y = ds.measured.signal[m] / ds.measured.error[m]
-        fixed = sum(float(nuisance.get(k, 0.0)) * comp[k] for k in LINEAR_NUISANCES if k not in names)
+        fixed = self.offset + sum(float(nuisance.get(k, 0.0)) * comp[k] for k in LINEAR_NUISANCES if k not in names)
         y = y - (fixed[m] / ds.measured.error[m] if np.ndim(fixed) else 0.0)
         A = np.stack([comp[k][m] / ds.measured.error[m] for k in names], axis=1)
         coef, *_ = np.linalg.lstsq(A, y, rcond=None)

@@ -39,6 +39,7 @@ class FitResult:
     n_diagonalisations: int = 0
     converged: bool = True
     message: str = ""
+    schedule: dict = field(default_factory=dict)  # coarse-to-fine record (accuracies, χ², counts); {} without
 
     # --- summary numbers -----------------------------------------------------------------------
     @property
@@ -121,7 +122,7 @@ class FitResult:
             "datasets": [{"name": d.name, "temperature_K": d.temperature_K, "settings": d.settings.to_dict(),
                           "fitted_bins": d.n_fitted, "masks": d.masks_applied} for d in p.datasets],
             "global_stage": self.global_table,
-            "timings_s": self.timings, "model_evaluations": self.n_evaluations,
+            "timings_s": self.timings, "schedule": self.schedule, "model_evaluations": self.n_evaluations,
             "diagonalisations": self.n_diagonalisations,
             "uncertainty": "covariance (J^T J)^-1 scaled by chi2/dof; profile: chi2 increase (in units of chi2/dof) "
                            "at best -/+ sigma with the other parameters re-minimised (about 1 when sigma is right)",

@@ -100,7 +100,7 @@ def powder_map(
         Reuse a calculator (its backend then wins); implies the ``n_directions`` method (1597 if None).
     accuracy : float, optional
         Target relative L1 quadrature error of the map (calibrated with 2 meV FWHM broadening): the zone
-        method's grid has (6.58/accuracy)^1.59 points (:func:`~insgan_core.spinwave.powder_zone.grid_for_accuracy`),
+        method has (1.58/accuracy)² points (:func:`~insgan_core.spinwave.powder_zone.grid_for_accuracy`),
         the plan method sizes its directions per shell (default
         :data:`~insgan_core.spinwave.powder_plan.DEFAULT_ACCURACY`); the estimate actually reached is in
         the provenance (``quadrature_error``).

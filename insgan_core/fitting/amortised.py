@@ -47,7 +47,7 @@ _features = features  # former private name
 def simulate_training_set(forward, bounds: dict, n: int, *, nuisance_ranges: dict | None = None,
                           count_scale: float = 50.0, seed: int = 0, noise: str = "poisson",
                           per_theta: int = 1, max_failures: float = 0.5, return_maps: bool = False,
-                          extra_background: float = 0.0):
+                          extra_background: float = 0.0, error_scale: float = 1.0):
     """``n`` noisy maps with parameters uniform in ``bounds`` {name: (lo, hi)} (Hamiltonian parameters).
 
     Nuisances are uniform in ``nuisance_ranges`` {name: (lo, hi)} (default: scale 0.5–2, bg_flat 0–0.1,
@@ -59,6 +59,9 @@ def simulate_training_set(forward, bounds: dict, n: int, *, nuisance_ranges: dic
     rms ≈ a, in map units) standing for unmodelled intensity (phonons, multiple scattering), so the network
     learns to look past it. Parameter sets whose spin-wave spectrum is unstable are redrawn (the prior
     is the box restricted to stable structures); more than ``max_failures`` · n failures raise.
+    ``error_scale``: with ``noise="measured"``, the Gaussian noise is the measured errors × this factor (e.g.
+    √(χ²/N) of the best model on the measured map, so that maps with that much unmodelled structure look like
+    training maps).
     Returns (features (n, F), theta (n, P)), and the noisy maps (n, nq, ne) with ``return_maps``.
     """
     from .fit import _MODEL_FAILURES
@@ -72,7 +75,9 @@ def simulate_training_set(forward, bounds: dict, n: int, *, nuisance_ranges: dic
     nr = nuisance_ranges or {"scale": (0.5, 2.0), "bg_flat": (0.0, 0.1), "bg_q2": (0.0, 0.02), "elastic_amp": (0.0, 2.0)}
     ds = forward.dataset
     mask = np.isfinite(ds.measured.signal)
-    err = np.where(mask, np.nan_to_num(ds.measured.error), 0.0)
+    if not (np.isfinite(error_scale) and error_scale > 0):
+        raise InsganInputError(f"simulate_training_set: error_scale must be > 0, got {error_scale}")
+    err = np.where(mask, np.nan_to_num(ds.measured.error), 0.0) * float(error_scale)
     X, T, maps = [], [], []
     failures = 0
     from numpy.polynomial import legendre

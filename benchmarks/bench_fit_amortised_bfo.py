@@ -123,7 +123,7 @@ def main(argv=None):
         t = time.perf_counter()
         tr = fit_structured([ds.measured.with_data(clean, np.zeros_like(clean), temperature_K=5.0)], [ds.measured],
                             temperatures_K=[5.0], settings=ds.settings)
-        row["translator"] = {"fitted_at": at, "fit_s": time.perf_counter() - t, "file": str(args.translator_out),
+        row["translator"] = {"fitted_at": at, "fit_s": time.perf_counter() - t, "sha256": tr.weights_digest(),
                              "chi2_per_bin": tr.training_record.get("chi2_per_bin_final")}
         tr.save(args.translator_out)
         print(f"translator fitted at {at} in {row['translator']['fit_s']:.1f} s, chi2/N "
@@ -162,6 +162,8 @@ def main(argv=None):
             "n_train": a, "n_calibrate": b - a,
             "translation": row.get("translator")}
     est = AmortisedEstimator(list(BOX), BOX, X.shape[1], hidden=128, info=info)
+    if fw.translator is not None:
+        est.attach_translator(fw.translator)  # the predictive check through the same translator
     row["final_loss"] = est.train(X[:a], T[:a], epochs=args.epochs)
     row["train_s"] = est.train_seconds
     row["coverage_68_uncalibrated"] = coverage_68(est, X[b:], T[b:]).tolist()

@@ -105,3 +105,39 @@ def test_fit_cli_starts_from_the_estimate(trained, tmp_path):
     d2 = json.loads((tmp_path / "fit2" / "parameters.json").read_text())
     assert d2["schedule"]["coarse_accuracy"] == 0.3 and d2["schedule"]["fine_jacobians"] >= 1
     assert d2["chi2"] <= min(d2["schedule"]["fine_start_chi2"]) + 1e-9
+
+
+def test_predictive_check_through_the_training_translator(trained):
+    """An estimator whose training maps went through a translator (its digest in ``info['translation']``): the
+    predictive check is skipped until that translator is attached, then runs through it (a map made by the
+    translator is described: χ²/N near 1 with its own errors); another translator is refused."""
+    import copy
+
+    import torch
+
+    from insgan_core.errors import InsganInputError
+    from insgan_core.translation.structured import StructuredTranslator
+
+    est0, fw, X, T, S, path = trained
+    tr = StructuredTranslator.from_settings(ST, Q, E)
+    with torch.no_grad():
+        tr.a.fill_(2.0)
+        tr.h[0].fill_(0.3)
+    tr.invalidate()
+    est = copy.copy(est0)
+    est.info = dict(est0.info, translation={"sha256": tr.weights_digest()})
+    est._forward, est._translator = None, None
+    fw_t = ForwardModel(load_model("square_afm"), fw.dataset, accuracy=0.2, translator=tr)
+    rng = np.random.default_rng(4)
+    clean = fw_t({"J": 2.5}, fw_t.default_nuisance())
+    err = np.full(clean.shape, 0.02)
+    m = fw.dataset.measured.with_data(clean + err * rng.standard_normal(clean.shape), err)
+    assert np.isnan(est.estimate(m).chi2_per_bin)  # no translator attached: check skipped
+    other = StructuredTranslator.from_settings(ST, Q, E)
+    with pytest.raises(InsganInputError, match="not the one"):
+        est.attach_translator(other)
+    est.attach_translator(tr)
+    c, _ = est.predictive_check(m.signal, m.error, {"J": 2.5})
+    assert 0.5 < c < 1.5
+    plain, _ = est0.predictive_check(m.signal, m.error, {"J": 2.5})  # without the translator: far off
+    assert plain > 3 * c  # measured 5.6 vs 0.99

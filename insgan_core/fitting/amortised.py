@@ -213,6 +213,25 @@ class AmortisedEstimator:
         self.feature_mean = np.zeros(self.n_features)
         self.feature_std = np.ones(self.n_features)
         self._forward = None
+        self._translator = None
+
+    # --- translation model of the training maps ------------------------------------------------------
+    @property
+    def translation_digest(self) -> str | None:
+        """Weights digest of the translator the training maps went through (None: plain instrument model)."""
+        t = self.info.get("translation") or {}
+        return t.get("sha256") if isinstance(t, dict) else None
+
+    def attach_translator(self, translator) -> None:
+        """Use ``translator`` (the one the training maps went through: same weights digest) in the predictive
+        check; without it the check of such an estimator is skipped (its thresholds hold for translated maps)."""
+        want = self.translation_digest
+        got = translator.weights_digest() if hasattr(translator, "weights_digest") else None
+        if want is None or got != want:
+            raise InsganInputError(f"amortised estimator: translator {getattr(translator, 'source', '') or '(in memory)'} "
+                                   f"(weights {got}) is not the one its training maps went through ({want})")
+        self._translator = translator
+        self._forward = None
 
     def _z(self, X):
         return (np.atleast_2d(np.asarray(X, float)) - self.feature_mean) / self.feature_std
@@ -323,7 +342,7 @@ class AmortisedEstimator:
             m = INSMap(ones, ones, Axis(q, "MomentumTransfer"), Axis(e, "DeltaE"),
                        MapMetadata(instrument=st.instrument, ei_meV=st.ei_meV, temperature_K=T), distribution=True)
             ds = load_dataset(m, chopper_frequency_hz=st.chopper_frequency_hz, chopper_package=st.chopper_package)
-            self._forward = ForwardModel(model, ds, accuracy=acc, cache_size=4)
+            self._forward = ForwardModel(model, ds, accuracy=acc, cache_size=4, translator=self._translator)
         return self._forward
 
     def predictive_check(self, signal, error, mean: dict) -> tuple[float, float]:
@@ -381,7 +400,8 @@ class AmortisedEstimator:
     def estimate(self, dataset, *, check: bool = True) -> Estimate:
         """Posterior mean, σ and out-of-distribution checks of one :class:`FitDataset` or INSMap (rebinned
         to the training grid when the estimator records one). ``check``: also run the predictive check
-        (one forward-model evaluation; needs :meth:`fit_check` to have been run)."""
+        (one forward-model evaluation; needs :meth:`fit_check` to have been run, and, for an estimator trained
+        through a translator, :meth:`attach_translator`; else it is skipped)."""
         t0 = time.perf_counter()
         measured = getattr(dataset, "measured", dataset)
         measured = self._on_grid(measured)
@@ -395,7 +415,8 @@ class AmortisedEstimator:
         fin = np.isfinite(sig) & self._mask() if self.info.get("grid") else np.isfinite(sig)
         out.null = bool(not fin.any() or not np.nanmean(np.where(fin, sig, np.nan)) > 0
                         or np.nanstd(np.where(fin, sig, np.nan)) == 0)
-        if check and self.check is not None and not out.null:
+        check_ok = self.translation_digest is None or self._translator is not None
+        if check and check_ok and self.check is not None and not out.null:
             inside = dict(zip(self.names, np.clip(mean[0], self.lo, self.hi)))
             out.chi2_per_bin, out.significance = self.predictive_check(sig, np.asarray(measured.error, float), inside)
             out.chi2_threshold = self.check["chi2_threshold"]

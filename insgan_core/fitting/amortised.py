@@ -226,7 +226,7 @@ class AmortisedEstimator:
         """Use ``translator`` (the one the training maps went through: same weights digest) in the predictive
         check; without it the check of such an estimator is skipped (its thresholds hold for translated maps)."""
         want = self.translation_digest
-        got = translator.weights_digest() if hasattr(translator, "weights_digest") else None
+        got = getattr(translator, "weights_digest", lambda: None)()
         if want is None or got != want:
             raise InsganInputError(f"amortised estimator: translator {getattr(translator, 'source', '') or '(in memory)'} "
                                    f"(weights {got}) is not the one its training maps went through ({want})")

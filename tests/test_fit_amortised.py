@@ -123,6 +123,7 @@ def test_predictive_check_through_the_training_translator(trained):
     with torch.no_grad():
         tr.a.fill_(2.0)
         tr.h[0].fill_(0.3)
+        tr.h[2].fill_(20.0)  # (|Q|/6)^4 term: not absorbed by the check's flat and |Q|² backgrounds
     tr.invalidate()
     est = copy.copy(est0)
     est.info = dict(est0.info, translation={"sha256": tr.weights_digest()})

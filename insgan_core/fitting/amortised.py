@@ -361,7 +361,8 @@ class AmortisedEstimator:
         except _MODEL_FAILURES:
             return float("inf"), 0.0
         A = np.stack([comp[k][ok] / error[ok] for k in ("scale", "bg_flat", "bg_q2")], axis=1)
-        y = signal[ok] / error[ok]
+        off = fw.offset  # the translator's T(0) (elastic line, backgrounds, rise); 0 without one
+        y = (signal[ok] - (off[ok] if np.ndim(off) else 0.0)) / error[ok]
         coef, *_ = np.linalg.lstsq(A, y, rcond=None)
         r = A @ coef - y
         chi2n = float(r @ r) / max(ok.sum() - 3, 1)

@@ -158,7 +158,8 @@ def main(argv=None):
                                           "e_edges": ds.measured.e_axis.edges.tolist(),
                                           "mask": np.isfinite(ds.measured.signal).ravel().tolist()},
             "settings": ds.settings.to_dict(), "temperature_K": 5.0, "accuracy": args.accuracy,
-            "prior_box": BOX, "nuisance_ranges": nranges, "noise": f"Gaussian, the 5 K file's errors x {error_scale:.3g}",
+            "prior_box": BOX, "nuisance_ranges": nranges,
+            "noise": f"Gaussian, the 5 K file's errors x {error_scale:.3g}",
             "n_train": a, "n_calibrate": b - a,
             "translation": row.get("translator")}
     est = AmortisedEstimator(list(BOX), BOX, X.shape[1], hidden=128, info=info)

@@ -228,8 +228,9 @@ class AmortisedEstimator:
         want = self.translation_digest
         got = getattr(translator, "weights_digest", lambda: None)()
         if want is None or got != want:
-            raise InsganInputError(f"amortised estimator: translator {getattr(translator, 'source', '') or '(in memory)'} "
-                                   f"(weights {got}) is not the one its training maps went through ({want})")
+            name = getattr(translator, "source", "") or "(in memory)"
+            raise InsganInputError(f"amortised estimator: translator {name} (weights {got}) is not the one its "
+                                   f"training maps went through ({want})")
         self._translator = translator
         self._forward = None
 

@@ -18,8 +18,14 @@ accuracy ``--accuracy`` (default 0.05, the CLI default), the coarse one ``--coar
 Each fit is judged by the Bi2Fe4O9 acceptance lines: 19 meV band centre within 0.3 meV and FWHM within
 15 % of the data's (|Q| 1.2–1.6 energy cut), |Q|-cut (15–25 meV) peak within 0.05 1/angstrom.
 
+``--plan zone``: the fine stage's powder integrator is the zone-folded one
+(:mod:`insgan_core.fitting.zone_adapter`; |Q|-bin averages; the coarse stage keeps the direction plan).
+``--translation le|default``: every fit uses a structured translator (issue 16) fitted once with
+``fit_structured`` to the 5 K map on the fit grid, with the clean simulation at the Le et al. 2021 values or
+the library defaults as input (what ``insgan fit --translation MODEL`` does with a saved one).
+
     PYTHONPATH=. python benchmarks/bench_fit_speed.py [--baseline] [--estimator bfo_estimator.safetensors] \
-        [--threads 2] [--json out.json]
+        [--plan zone] [--translation le] [--threads 2] [--json out.json]
 """
 
 from __future__ import annotations
@@ -83,6 +89,11 @@ def main(argv=None):
     ap.add_argument("--draws", type=int, default=8, help="posterior draws added to the amortised estimate as starts")
     ap.add_argument("--n-local", type=int, default=2, help="best starts refined by the coarse local stage")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--plan", choices=("direction", "zone"), default="direction",
+                    help="powder integrator of the fine stage")
+    ap.add_argument("--translation", choices=("none", "le", "default"), default="none",
+                    help="fit through a structured translator fitted to the 5 K map at these values")
+    ap.add_argument("--skip-le", action="store_true", help="skip the coarse-to-fine fit from the Le start")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     if args.threads:
@@ -92,10 +103,27 @@ def main(argv=None):
     ds = load_dataset(DATA / "bi2fe4o9_Ei62_5K.nxspe", temperature_K=5.0, q_bins=args.q_bins, e_bins=args.e_bins,
                       chopper_frequency_hz=350.0)
     model = load_model("bi2fe4o9").with_parameters(**LE)
+    fkw = {}
+    if args.plan == "zone":
+        from insgan_core.fitting.zone_adapter import zone_fine_plan_factory
+
+        fkw["plan_factory"] = zone_fine_plan_factory()
+    row["plan"] = args.plan
+    if args.translation != "none":
+        from insgan_core.translation import fit_structured
+
+        at = LE if args.translation == "le" else {"Jc": 3.7, "J44": 1.3, "J43p": 6.3, "J43": 2.9, "J33": 24.0}
+        clean = ForwardModel(model, ds, accuracy=args.accuracy, cache_size=1, **fkw).clean_map(at)
+        t = time.perf_counter()
+        fkw["translator"] = fit_structured([ds.measured.with_data(clean, np.zeros_like(clean), temperature_K=5.0)],
+                                           [ds.measured], temperatures_K=[5.0], settings=ds.settings)
+        row["translation"] = {"fitted_at": at, "fit_s": time.perf_counter() - t}
+        print(f"translator fitted at {at} in {row['translation']['fit_s']:.1f} s")
     prof = {}
     for label, acc in (("fine", args.accuracy), ("coarse", args.coarse_accuracy)):
         t = time.perf_counter()
-        fw = ForwardModel(model, ds, accuracy=acc, cache_size=2)
+        fw = ForwardModel(model, ds, accuracy=acc, cache_size=2,
+                          **({k: v for k, v in fkw.items() if k != "plan_factory"} if label == "coarse" else fkw))
         prof[f"{label}_setup_s"] = time.perf_counter() - t
         prof[f"{label}_points"] = int(fw.plan.weights.size)
         ts = []
@@ -116,7 +144,7 @@ def main(argv=None):
     def problem(m, coarse):
         t = time.perf_counter()
         p = FitProblem(m, [ds], VARY, accuracy=args.accuracy, statistic="chi2", bounds=BOUNDS,
-                       coarse_accuracy=args.coarse_accuracy if coarse else None)
+                       coarse_accuracy=args.coarse_accuracy if coarse else None, **fkw)
         return p, time.perf_counter() - t
 
     if args.baseline:
@@ -124,11 +152,12 @@ def main(argv=None):
         r = _row(fit(p, n_starts=0, n_local=1, tol=1e-4), ds, "plain fit, Le start")
         r["setup_s"] = setup
         row["fits"].append(r)
-    p, setup = problem(model, True)
-    r = _row(fit(p, n_starts=0, n_local=1, tol=1e-4), ds, "coarse-to-fine, Le start")
-    r["setup_s"] = setup
-    row["fits"].append(r)
-    if args.baseline:
+    if not args.skip_le:
+        p, setup = problem(model, True)
+        r = _row(fit(p, n_starts=0, n_local=1, tol=1e-4), ds, "coarse-to-fine, Le start")
+        r["setup_s"] = setup
+        row["fits"].append(r)
+    if args.baseline and not args.skip_le:
         row["speedup_same_process"] = row["fits"][0]["fit_s"] / row["fits"][1]["fit_s"]
         print(f"coarse-to-fine / plain: {row['speedup_same_process']:.2f}x faster (same process)")
     if args.estimator:

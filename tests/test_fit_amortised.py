@@ -105,3 +105,77 @@ def test_fit_cli_starts_from_the_estimate(trained, tmp_path):
     d2 = json.loads((tmp_path / "fit2" / "parameters.json").read_text())
     assert d2["schedule"]["coarse_accuracy"] == 0.3 and d2["schedule"]["fine_jacobians"] >= 1
     assert d2["chi2"] <= min(d2["schedule"]["fine_start_chi2"]) + 1e-9
+
+
+def test_predictive_check_through_the_training_translator(trained):
+    """An estimator whose training maps went through a translator (its digest in ``info['translation']``): the
+    predictive check is skipped until that translator is attached, then runs through it (a map made by the
+    translator is described: χ²/N near 1 with its own errors); another translator is refused."""
+    import copy
+
+    import torch
+
+    from insgan_core.errors import InsganInputError
+    from insgan_core.translation.structured import StructuredTranslator
+
+    est0, fw, X, T, S, path = trained
+    tr = StructuredTranslator.from_settings(ST, Q, E)
+    with torch.no_grad():
+        tr.a.fill_(2.0)
+        tr.h[0].fill_(0.3)
+        tr.h[2].fill_(20.0)  # (|Q|/6)^4 term: not absorbed by the check's flat and |Q|² backgrounds
+    tr.invalidate()
+    est = copy.copy(est0)
+    est.info = dict(est0.info, translation={"sha256": tr.weights_digest()})
+    est._forward, est._translator = None, None
+    fw_t = ForwardModel(load_model("square_afm"), fw.dataset, accuracy=0.2, translator=tr)
+    rng = np.random.default_rng(4)
+    clean = fw_t({"J": 2.5}, fw_t.default_nuisance())
+    err = np.full(clean.shape, 0.02)
+    m = fw.dataset.measured.with_data(clean + err * rng.standard_normal(clean.shape), err)
+    assert np.isnan(est.estimate(m).chi2_per_bin)  # no translator attached: check skipped
+    other = StructuredTranslator.from_settings(ST, Q, E)
+    with pytest.raises(InsganInputError, match="not the one"):
+        est.attach_translator(other)
+    est.attach_translator(tr)
+    c, _ = est.predictive_check(m.signal, m.error, {"J": 2.5})
+    assert 0.5 < c < 1.5
+    plain, _ = est0.predictive_check(m.signal, m.error, {"J": 2.5})  # without the translator: far off
+    assert plain > 3 * c  # measured 5.6 vs 0.99
+
+
+def test_fit_cli_attaches_the_training_translator(trained, tmp_path):
+    """``insgan fit --start amortised:FILE --translation MODEL``: the estimator's predictive check runs through
+    the translator its training maps went through (same weights), and is skipped without it."""
+    import torch
+
+    from insgan_core.cli.main import main
+    from insgan_core.data.io import save
+    from insgan_core.fitting.amortised import AmortisedEstimator
+    from insgan_core.translation.structured import StructuredTranslator
+
+    est0, fw, X, T, S, path = trained
+    tr = StructuredTranslator.from_settings(ST, Q, E)
+    with torch.no_grad():
+        tr.a.fill_(2.0)
+        tr.h[0].fill_(0.3)
+    tr.invalidate()
+    tr_path = tmp_path / "tr.safetensors"
+    tr.save(tr_path)
+    est = AmortisedEstimator.load(path)
+    est.info["translation"] = {"sha256": tr.weights_digest()}
+    est_path = tmp_path / "est_tr.safetensors"
+    est.save(est_path)
+    fw_t = ForwardModel(load_model("square_afm"), fw.dataset, accuracy=0.2, translator=tr)
+    clean = fw_t({"J": 2.5}, fw_t.default_nuisance())
+    err = np.full(clean.shape, 0.02)
+    meas = tmp_path / "m.nxs"
+    save(fw.dataset.measured.with_data(clean + err * np.random.default_rng(2).standard_normal(clean.shape), err), meas)
+    common = ["fit", "square_afm", str(meas), "--vary", "J", "--bounds", "J=1:4", "--accuracy", "0.2",
+              "--start", f"amortised:{est_path}", "--no-figure", "--starts", "0"]
+    assert main(common + ["--out", str(tmp_path / "a")]) == 0
+    d = json.loads((tmp_path / "a" / "parameters.json").read_text())
+    assert d["amortised_start"]["chi2_per_bin"] is None  # skipped: translator not given
+    assert main(common + ["--translation", str(tr_path), "--out", str(tmp_path / "b")]) == 0
+    d = json.loads((tmp_path / "b" / "parameters.json").read_text())
+    assert d["amortised_start"]["chi2_per_bin"] is not None and np.isfinite(d["amortised_start"]["chi2_per_bin"])

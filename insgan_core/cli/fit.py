@@ -168,8 +168,10 @@ def _translator(args):
     return load_translator(args.translation)
 
 
-def _amortised_start(args, datasets, vary):
-    """(start points, estimate record) from ``--start amortised:FILE`` (([], None) without it)."""
+def _amortised_start(args, datasets, vary, translator=None):
+    """(start points, estimate record) from ``--start amortised:FILE`` (([], None) without it). An estimator
+    trained through a translator runs its predictive check only when ``--translation`` gives that same
+    translator (same weights)."""
     if not args.start:
         return [], None
     kind, _, path = str(args.start).partition(":")
@@ -182,6 +184,12 @@ def _amortised_start(args, datasets, vary):
     if missing:
         raise InsganInputError(f"--start {args.start}: the estimator gives {', '.join(est.names)}, not "
                                f"{', '.join(missing)}")
+    if est.translation_digest is not None:
+        if getattr(translator, "weights_digest", lambda: None)() == est.translation_digest:
+            est.attach_translator(translator)
+        else:
+            log.info("amortised estimator trained through translator %s: give it with --translation for its "
+                     "predictive check (skipped)", est.translation_digest)
     e = est.estimate(datasets[0])
     record = e.to_dict()
     if e.flags:
@@ -220,7 +228,7 @@ def run(args) -> int:
         if chopper["frequency_hz"] != datasets[0].settings.chopper_frequency_hz:
             datasets = _datasets(args, chopper["frequency_hz"])
     translator = _translator(args)
-    start_points, estimate = _amortised_start(args, datasets, vary)
+    start_points, estimate = _amortised_start(args, datasets, vary, translator)
     result = _fit_one(model, datasets, vary, bounds, args, start_points=start_points, translator=translator)
     out = Path(args.out)
     paths = result.write(out, figure=not args.no_figure)

@@ -47,7 +47,7 @@ _features = features  # former private name
 def simulate_training_set(forward, bounds: dict, n: int, *, nuisance_ranges: dict | None = None,
                           count_scale: float = 50.0, seed: int = 0, noise: str = "poisson",
                           per_theta: int = 1, max_failures: float = 0.5, return_maps: bool = False,
-                          extra_background: float = 0.0):
+                          extra_background: float = 0.0, error_scale: float = 1.0):
     """``n`` noisy maps with parameters uniform in ``bounds`` {name: (lo, hi)} (Hamiltonian parameters).
 
     Nuisances are uniform in ``nuisance_ranges`` {name: (lo, hi)} (default: scale 0.5–2, bg_flat 0–0.1,
@@ -59,6 +59,9 @@ def simulate_training_set(forward, bounds: dict, n: int, *, nuisance_ranges: dic
     rms ≈ a, in map units) standing for unmodelled intensity (phonons, multiple scattering), so the network
     learns to look past it. Parameter sets whose spin-wave spectrum is unstable are redrawn (the prior
     is the box restricted to stable structures); more than ``max_failures`` · n failures raise.
+    ``error_scale``: with ``noise="measured"``, the Gaussian noise is the measured errors × this factor (e.g.
+    √(χ²/N) of the best model on the measured map, so that maps with that much unmodelled structure look like
+    training maps).
     Returns (features (n, F), theta (n, P)), and the noisy maps (n, nq, ne) with ``return_maps``.
     """
     from .fit import _MODEL_FAILURES
@@ -72,7 +75,9 @@ def simulate_training_set(forward, bounds: dict, n: int, *, nuisance_ranges: dic
     nr = nuisance_ranges or {"scale": (0.5, 2.0), "bg_flat": (0.0, 0.1), "bg_q2": (0.0, 0.02), "elastic_amp": (0.0, 2.0)}
     ds = forward.dataset
     mask = np.isfinite(ds.measured.signal)
-    err = np.where(mask, np.nan_to_num(ds.measured.error), 0.0)
+    if not (np.isfinite(error_scale) and error_scale > 0):
+        raise InsganInputError(f"simulate_training_set: error_scale must be > 0, got {error_scale}")
+    err = np.where(mask, np.nan_to_num(ds.measured.error), 0.0) * float(error_scale)
     X, T, maps = [], [], []
     failures = 0
     from numpy.polynomial import legendre
@@ -208,6 +213,26 @@ class AmortisedEstimator:
         self.feature_mean = np.zeros(self.n_features)
         self.feature_std = np.ones(self.n_features)
         self._forward = None
+        self._translator = None
+
+    # --- translation model of the training maps ------------------------------------------------------
+    @property
+    def translation_digest(self) -> str | None:
+        """Weights digest of the translator the training maps went through (None: plain instrument model)."""
+        t = self.info.get("translation") or {}
+        return t.get("sha256") if isinstance(t, dict) else None
+
+    def attach_translator(self, translator) -> None:
+        """Use ``translator`` (the one the training maps went through: same weights digest) in the predictive
+        check; without it the check of such an estimator is skipped (its thresholds hold for translated maps)."""
+        want = self.translation_digest
+        got = getattr(translator, "weights_digest", lambda: None)()
+        if want is None or got != want:
+            name = getattr(translator, "source", "") or "(in memory)"
+            raise InsganInputError(f"amortised estimator: translator {name} (weights {got}) is not the one its "
+                                   f"training maps went through ({want})")
+        self._translator = translator
+        self._forward = None
 
     def _z(self, X):
         return (np.atleast_2d(np.asarray(X, float)) - self.feature_mean) / self.feature_std
@@ -318,7 +343,7 @@ class AmortisedEstimator:
             m = INSMap(ones, ones, Axis(q, "MomentumTransfer"), Axis(e, "DeltaE"),
                        MapMetadata(instrument=st.instrument, ei_meV=st.ei_meV, temperature_K=T), distribution=True)
             ds = load_dataset(m, chopper_frequency_hz=st.chopper_frequency_hz, chopper_package=st.chopper_package)
-            self._forward = ForwardModel(model, ds, accuracy=acc, cache_size=4)
+            self._forward = ForwardModel(model, ds, accuracy=acc, cache_size=4, translator=self._translator)
         return self._forward
 
     def predictive_check(self, signal, error, mean: dict) -> tuple[float, float]:
@@ -337,7 +362,8 @@ class AmortisedEstimator:
         except _MODEL_FAILURES:
             return float("inf"), 0.0
         A = np.stack([comp[k][ok] / error[ok] for k in ("scale", "bg_flat", "bg_q2")], axis=1)
-        y = signal[ok] / error[ok]
+        off = fw.offset  # the translator's T(0) (elastic line, backgrounds, rise); 0 without one
+        y = (signal[ok] - (off[ok] if np.ndim(off) else 0.0)) / error[ok]
         coef, *_ = np.linalg.lstsq(A, y, rcond=None)
         r = A @ coef - y
         chi2n = float(r @ r) / max(ok.sum() - 3, 1)
@@ -376,7 +402,8 @@ class AmortisedEstimator:
     def estimate(self, dataset, *, check: bool = True) -> Estimate:
         """Posterior mean, σ and out-of-distribution checks of one :class:`FitDataset` or INSMap (rebinned
         to the training grid when the estimator records one). ``check``: also run the predictive check
-        (one forward-model evaluation; needs :meth:`fit_check` to have been run)."""
+        (one forward-model evaluation; needs :meth:`fit_check` to have been run, and, for an estimator trained
+        through a translator, :meth:`attach_translator`; else it is skipped)."""
         t0 = time.perf_counter()
         measured = getattr(dataset, "measured", dataset)
         measured = self._on_grid(measured)
@@ -390,7 +417,8 @@ class AmortisedEstimator:
         fin = np.isfinite(sig) & self._mask() if self.info.get("grid") else np.isfinite(sig)
         out.null = bool(not fin.any() or not np.nanmean(np.where(fin, sig, np.nan)) > 0
                         or np.nanstd(np.where(fin, sig, np.nan)) == 0)
-        if check and self.check is not None and not out.null:
+        check_ok = self.translation_digest is None or self._translator is not None
+        if check and check_ok and self.check is not None and not out.null:
             inside = dict(zip(self.names, np.clip(mean[0], self.lo, self.hi)))
             out.chi2_per_bin, out.significance = self.predictive_check(sig, np.asarray(measured.error, float), inside)
             out.chi2_threshold = self.check["chi2_threshold"]

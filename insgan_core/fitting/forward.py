@@ -209,6 +209,30 @@ class ForwardModel:
         out[self.q <= 0] = 0.0
         return out
 
+    def clean_map(self, values: dict) -> np.ndarray:
+        """Clean powder S(|Q|, E) per meV (nq, ne) at Hamiltonian ``values``, as a translator's input: Bose
+        factor at the dataset's temperature, each mode binned with a Gaussian of one energy-bin FWHM (the
+        widest bin), no resolution and no |Q| broadening (what a structured translator is fitted and applied
+        on; its own kernels add the resolution)."""
+        E, S = self.modes(values)
+        a = np.abs(E)
+        energies = np.concatenate([a, -a], axis=1)
+        w = 0.5 * np.concatenate([S, S], axis=1) * bose_factor(energies, temperature_K=self.temperature_K)
+        fwhm = float(np.diff(self.e_edges).max())
+        out = self._bin(energies, w * self.plan.weights[:, None], 1.0, kernel=self._fixed_kernel(fwhm))
+        out[self.q <= 0] = 0.0
+        return out
+
+    def _fixed_kernel(self, fwhm_meV: float) -> np.ndarray:
+        key = ("fixed", float(fwhm_meV))
+        hit = self._kernels.get(key)
+        if hit is None:
+            sig = float(fwhm_meV) / (2.0 * np.sqrt(2.0 * np.log(2.0)))
+            z = (self.e_edges[None, :] - self._sub[:, None]) / (np.sqrt(2.0) * sig)
+            hit = np.diff(0.5 * erf(z), axis=1)
+            self._kernels[key] = hit
+        return hit
+
     def _kernel(self, res_scale: float) -> np.ndarray:
         """(n_sub, ne) content of each sub-grid node landing in each output bin, Gaussian of the resolution."""
         hit = self._kernels.get(res_scale)
@@ -221,7 +245,7 @@ class ForwardModel:
             self._kernels[res_scale] = hit
         return hit
 
-    def _bin(self, energies, weights, res_scale):
+    def _bin(self, energies, weights, res_scale, *, kernel=None):
         """Modes -> (nq, ne) per meV: linear (cloud-in-cell) deposit on the sub-grid, then the Gaussian kernel.
 
         Unlike a histogram, the deposit moves continuously with the mode energies, so the map — and the
@@ -237,7 +261,8 @@ class ForwardModel:
         for idx, ww in ((i0, weights * (1.0 - f)), (i0 + 1, weights * f)):
             ok = (idx >= 0) & (idx < n)
             hist += np.bincount((rows[ok] * n + idx[ok]), weights=ww[ok], minlength=hist.size)
-        return hist.reshape(self.q.size, n) @ self._kernel(res_scale) / self._de[None, :]
+        k = self._kernel(res_scale) if kernel is None else kernel
+        return hist.reshape(self.q.size, n) @ k / self._de[None, :]
 
     def elastic(self, fwhm_meV: float) -> np.ndarray:
         """Normalised Gaussian at E = 0 averaged over each energy bin (ne,) per meV."""

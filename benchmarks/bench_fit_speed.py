@@ -77,6 +77,7 @@ def main(argv=None):
     import torch
 
     from insgan_core.fitting import FitProblem, ForwardModel, fit, load_dataset
+    from insgan_core.fitting.data import parse_window
     from insgan_core.spinwave import load_model
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -84,6 +85,8 @@ def main(argv=None):
     ap.add_argument("--coarse-accuracy", type=float, default=0.2)
     ap.add_argument("--q-bins", default="0.5,0.1,2.5")
     ap.add_argument("--e-bins", default="4,1,45")
+    ap.add_argument("--mask-e", action="append", default=None, metavar="LOW:HIGH",
+                    help="energy window (meV) removed from the fit, repeatable (as insgan fit --mask-e)")
     ap.add_argument("--baseline", action="store_true", help="also run the plain fit (minutes)")
     ap.add_argument("--estimator", default=None, help="amortised estimator file for the fit from its estimate")
     ap.add_argument("--draws", type=int, default=8, help="posterior draws added to the amortised estimate as starts")
@@ -98,10 +101,12 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    mask_e = [parse_window(t, name="--mask-e") for t in (args.mask_e or [])]
     row = {"accuracy": args.accuracy, "coarse_accuracy": args.coarse_accuracy, "q_bins": args.q_bins,
-           "e_bins": args.e_bins, "threads": torch.get_num_threads()}
+           "e_bins": args.e_bins, "mask_e": mask_e, "threads": torch.get_num_threads()}
     ds = load_dataset(DATA / "bi2fe4o9_Ei62_5K.nxspe", temperature_K=5.0, q_bins=args.q_bins, e_bins=args.e_bins,
-                      chopper_frequency_hz=350.0)
+                      chopper_frequency_hz=350.0, mask_e=mask_e)
+    print(f"fitted bins: {ds.n_fitted} (energy windows removed: {mask_e or 'none'})")
     model = load_model("bi2fe4o9").with_parameters(**LE)
     fkw = {}
     if args.plan == "zone":

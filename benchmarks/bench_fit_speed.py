@@ -56,6 +56,12 @@ def _judge(res, ds):
     out["band_centre_diff_meV"] = out["band_fit"][0] - out["band_data"][0]
     out["band_fwhm_rel_diff"] = out["band_fit"][1] / out["band_data"][1] - 1.0
     out["qpeak_diff_invA"] = out["qpeak_fit"] - out["qpeak_data"]
+    # chi2/N per energy region over every finite bin, masked ones included: comparable between windows
+    r2 = ((ds.measured.signal - fitted) / ds.measured.error) ** 2
+    ok = np.isfinite(r2) & (ds.measured.error > 0)
+    out["chi2_per_bin_by_energy"] = {f"{lo:g}-{hi:g}": float(np.mean(r2[ok & ((e >= lo) & (e < hi))[None, :]]))
+                                     for lo, hi in ((0, 8), (8, 15), (15, 25), (25, 40), (40, 1e3))
+                                     if (ok & ((e >= lo) & (e < hi))[None, :]).any()}
     out["meets_acceptance"] = bool(abs(out["band_centre_diff_meV"]) <= 0.3 and abs(out["band_fwhm_rel_diff"]) <= 0.15
                                    and abs(out["qpeak_diff_invA"]) <= 0.05 + 1e-9)
     return out
@@ -70,6 +76,8 @@ def _row(res, ds, label):
           f"band {r['band_centre_diff_meV']:+.2f} meV, FWHM {100 * r['band_fwhm_rel_diff']:+.1f} %, |Q| peak "
           f"{r['qpeak_diff_invA']:+.2f} 1/A -> acceptance {'met' if r['meets_acceptance'] else 'NOT met'}")
     print("   " + ", ".join(f"{n}={v:.3g}±{e:.2g}" for n, (v, e) in r["parameters"].items() if n in VARY))
+    print("   chi2/N by energy (meV, all finite bins): "
+          + ", ".join(f"{k} {v:.0f}" for k, v in r["chi2_per_bin_by_energy"].items()))
     return r
 
 

@@ -113,6 +113,8 @@ def main(argv=None):
     ap.add_argument("--translation", choices=("none", "le", "default"), default="none",
                     help="fit through a structured translator fitted to the 5 K map at these values")
     ap.add_argument("--skip-le", action="store_true", help="skip the coarse-to-fine fit from the Le start")
+    ap.add_argument("--fit-resolution", action="store_true",
+                    help="also fit the energy-resolution width scale res_scale (as insgan fit --fit-resolution)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     if args.threads:
@@ -166,7 +168,8 @@ def main(argv=None):
     def problem(m, coarse):
         t = time.perf_counter()
         p = FitProblem(m, [ds], VARY, accuracy=args.accuracy, statistic="chi2", bounds=BOUNDS,
-                       coarse_accuracy=args.coarse_accuracy if coarse else None, **fkw)
+                       coarse_accuracy=args.coarse_accuracy if coarse else None,
+                       fit_resolution=args.fit_resolution, **fkw)
         return p, time.perf_counter() - t
 
     if args.baseline:

@@ -202,27 +202,14 @@ def _planned_map(model, q_axis, e_axis, *, temperature_K, fwhm_meV, width_functi
     if plan is None:
         plan = new_plan()
     else:
-        same = (np.array_equal(plan.q_axis.edges, q_axis.edges) and np.array_equal(plan.e_axis.edges, e_axis.edges)
-                and plan.form_factor == bool(form_factor) and plan.units == units)
-        if not same:
-            raise InsganInputError("powder_map: the plan was built for other bin edges, form factor or units; "
-                                   "build a PowderPlan for this grid")
+        _check_plan_grid(plan, q_axis, e_axis, form_factor=form_factor, units=units, what="plan",
+                         builder="PowderPlan")
     signal = plan.signal(model, temperature_K=temperature_K, fwhm_meV=fwhm_meV, width_function=width_function,
                          oversample=oversample, workers=workers)
-    provenance = {
-        "generator": "insgan_core.spinwave.powder_map",
-        "model": model.name,
-        "parameters": model.parameters,
-        "convention": SIGN_CONVENTION,
-        "normalisation": "per magnetic site" + (", mbarn/sr/meV" if units == "mbarn" else ", S_perp per meV"),
-        "n_directions": None,
-        "powder_plan": plan.describe(),
-        "seed": int(seed),
-        "form_factor": bool(form_factor),
-        "fwhm_meV": None if fwhm_meV is None or callable(fwhm_meV) else float(fwhm_meV),
-        "width_function": None if width_function is None else getattr(width_function, "__name__", "callable"),
-        "backend": f"torch ({plan.dtype}, {plan.device})",
-    }
+    provenance = _plan_provenance(model, units=units, form_factor=form_factor, fwhm_meV=fwhm_meV,
+                                  width_function=width_function)
+    provenance.update({"powder_plan": plan.describe(), "seed": int(seed),
+                       "backend": f"torch ({plan.dtype}, {plan.device})"})
     if error_estimate or refine:
         kw = dict(temperature_K=temperature_K, fwhm_meV=fwhm_meV, width_function=width_function)
         estimate = plan.error_estimate(model, signal=signal, **kw)
@@ -252,27 +239,41 @@ def _zone_map(model, q_axis, e_axis, *, temperature_K, fwhm_meV, width_function,
         plan = ZonePlan(model, q_edges=q_axis.edges, e_edges=e_axis.edges, accuracy=target, grid=grid,
                         form_factor=form_factor, units=units, device=device if backend == "torch" else "cpu")
     else:
-        same = (np.array_equal(plan.q_axis.edges, q_axis.edges) and np.array_equal(plan.e_axis.edges, e_axis.edges)
-                and plan.form_factor == bool(form_factor) and plan.units == units)
-        if not same:
-            raise InsganInputError("powder_map: the zone plan was built for other bin edges, form factor or units; "
-                                   "build a ZonePlan for this grid")
+        _check_plan_grid(plan, q_axis, e_axis, form_factor=form_factor, units=units, what="zone plan",
+                         builder="ZonePlan")
     signal = plan.signal(model, temperature_K=temperature_K, fwhm_meV=fwhm_meV, width_function=width_function,
                          oversample=oversample, workers=workers)
-    provenance = {
+    provenance = _plan_provenance(model, units=units, form_factor=form_factor, fwhm_meV=fwhm_meV,
+                                  width_function=width_function)
+    provenance.update({
+        "powder_zone": plan.describe(),
+        "quadrature_error": {"predicted_relative_L1": predicted_error(len(plan.k_points)),
+                             "basis": "error model calibrated on Bi2Fe4O9 at 2 meV FWHM (powder_zone)"},
+        "backend": f"zone ({plan.dtype}, {plan.device})",
+    })
+    metadata = MapMetadata(temperature_K=float(temperature_K), sample=model.name, provenance={"spinwave": provenance})
+    return INSMap(signal, np.zeros_like(signal), q_axis, e_axis, metadata, distribution=True)
+
+
+def _check_plan_grid(plan, q_axis, e_axis, *, form_factor, units, what: str, builder: str) -> None:
+    """Refuse a re-used plan (PowderPlan or ZonePlan) built for other bin edges, form factor or units."""
+    same = (np.array_equal(plan.q_axis.edges, q_axis.edges) and np.array_equal(plan.e_axis.edges, e_axis.edges)
+            and plan.form_factor == bool(form_factor) and plan.units == units)
+    if not same:
+        raise InsganInputError(f"powder_map: the {what} was built for other bin edges, form factor or units; "
+                               f"build a {builder} for this grid")
+
+
+def _plan_provenance(model, *, units, form_factor, fwhm_meV, width_function) -> dict:
+    """Provenance entries shared by the plan and zone integrators (each adds its own plan description)."""
+    return {
         "generator": "insgan_core.spinwave.powder_map",
         "model": model.name,
         "parameters": model.parameters,
         "convention": SIGN_CONVENTION,
         "normalisation": "per magnetic site" + (", mbarn/sr/meV" if units == "mbarn" else ", S_perp per meV"),
         "n_directions": None,
-        "powder_zone": plan.describe(),
-        "quadrature_error": {"predicted_relative_L1": predicted_error(len(plan.k_points)),
-                             "basis": "error model calibrated on Bi2Fe4O9 at 2 meV FWHM (powder_zone)"},
         "form_factor": bool(form_factor),
         "fwhm_meV": None if fwhm_meV is None or callable(fwhm_meV) else float(fwhm_meV),
         "width_function": None if width_function is None else getattr(width_function, "__name__", "callable"),
-        "backend": f"zone ({plan.dtype}, {plan.device})",
     }
-    metadata = MapMetadata(temperature_K=float(temperature_K), sample=model.name, provenance={"spinwave": provenance})
-    return INSMap(signal, np.zeros_like(signal), q_axis, e_axis, metadata, distribution=True)

@@ -262,13 +262,21 @@ def test_cli_train_and_apply_default_to_the_structured_model(trained, tmp_path):
     assert main(["-q", "train", "--source", str(src / "m0.npz"), "--target", str(tgt), "-o", str(out)]) == 2
 
 
-def test_mantid_algorithms_default_to_the_structured_model(trained, standin, tmp_path):
+def _pairs_in_ads(trained):
+    """Put the trained fixture's clean maps (clean0, clean1) and targets (meas0, meas1) in the ADS; its pairs."""
     from insgan_core import mantid_bridge
 
     _, pairs, targets = trained
     for i, ((clean, _), target) in enumerate(zip(pairs, targets)):
         mantid_bridge.map_to_workspace(clean, name=f"clean{i}")
         mantid_bridge.map_to_workspace(target, name=f"meas{i}")
+    return pairs
+
+
+def test_mantid_algorithms_default_to_the_structured_model(trained, standin, tmp_path):
+    from insgan_core import mantid_bridge
+
+    pairs = _pairs_in_ads(trained)
     path = str(tmp_path / "st.safetensors")
     table = standin.simpleapi.TrainINSGAN(SourceWorkspaces="clean0,clean1", TargetWorkspaces="meas0,meas1",
                                           Temperatures=[5.0], OutputModelFile=path, OutputTable="fit")
@@ -281,18 +289,13 @@ def test_mantid_algorithms_default_to_the_structured_model(trained, standin, tmp
 
 def test_train_algorithm_weighting_equals_the_core(trained, standin, tmp_path):
     """TrainINSGAN Weighting="model" fits exactly what fit_structured(weighting="model") fits."""
-    from insgan_core import mantid_bridge
-
-    _, pairs, targets = trained
-    for i, ((clean, _), target) in enumerate(zip(pairs, targets)):
-        mantid_bridge.map_to_workspace(clean, name=f"clean{i}")
-        mantid_bridge.map_to_workspace(target, name=f"meas{i}")
+    pairs = _pairs_in_ads(trained)
     path = str(tmp_path / "w.safetensors")
     standin.simpleapi.TrainINSGAN(SourceWorkspaces="clean0,clean1", TargetWorkspaces="meas0,meas1",
                                   Temperatures=[5.0], Weighting="model", OutputModelFile=path, OutputTable="fitw")
     from_alg = load_translator(path)
     assert from_alg.training_record["weighting"] == "model"
-    core = fit_structured([c for c, _ in pairs], targets, temperatures_K=[5.0, 5.0], count_background=True,
+    core = fit_structured([c for c, _ in pairs], trained[2], temperatures_K=[5.0, 5.0], count_background=True,
                           weighting="model")
     np.testing.assert_allclose(from_alg.predict(pairs[0][0], temperature_K=5.0).signal,
                                core.predict(pairs[0][0], temperature_K=5.0).signal, rtol=1e-6, equal_nan=True)

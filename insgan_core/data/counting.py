@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["poisson_counts", "estimate_count_scale"]
+__all__ = ["poisson_counts", "count_scale_map", "estimate_count_scale"]
 
 
 def poisson_counts(expected: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
@@ -35,8 +35,16 @@ def estimate_count_scale(maps) -> float | None:
     For counts N with σ_N = sqrt(N), a map S = N / c has σ_S = sqrt(S / c), so c = S / σ_S². Returns
     None when no bin has a positive signal and error (e.g. noise-free maps with zero errors).
     """
-    s, e = maps.signal, maps.error
-    ok = np.isfinite(s) & np.isfinite(e) & (s > 0) & (e > 0)
+    c = count_scale_map(maps.signal, maps.error)
+    ok = c > 0
     if not ok.any():
         return None
-    return float(np.median(s[ok] / e[ok] ** 2))
+    return float(np.median(c[ok]))
+
+
+def count_scale_map(signal, error) -> np.ndarray:
+    """Per-bin counts per unit intensity S/σ² (shape of ``signal``; 0 where S ≤ 0, σ ≤ 0 or either is not finite)."""
+    s, e = np.asarray(signal, np.float64), np.asarray(error, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        ok = np.isfinite(s) & np.isfinite(e) & (s > 0) & (e > 0)
+        return np.where(ok, s / np.where(ok, e, 1.0) ** 2, 0.0)

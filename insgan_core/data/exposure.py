@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from ..errors import InsganInputError
+from .counting import count_scale_map
 
 __all__ = ["run_exposure", "exposure_map", "relative_exposure", "check_exposure", "MIN_COUNTS"]
 
@@ -54,21 +55,17 @@ def run_exposure(run, *, min_counts: float = MIN_COUNTS, where: str = "run") -> 
     InsganInputError
         When no bin has a finite positive signal and error (noise-free maps, errors all zero or NaN).
     """
-    if isinstance(run, tuple):
-        s, e = run
-    else:
-        s, e = run.signal, run.error
-    s, e = np.asarray(s, np.float64), np.asarray(e, np.float64)
+    s, e = _arrays(run)
     if s.shape != e.shape:
         raise InsganInputError(f"{where}: signal {s.shape} and error {e.shape} arrays differ in shape")
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        ok = np.isfinite(s) & np.isfinite(e) & (s > 0) & (e > 0)
-        if not ok.any():
-            raise InsganInputError(
-                f"{where}: no bin has a positive finite signal and error (errors all zero or NaN?); the run's exposure "
-                "(counts per unit intensity) is read from its Poisson error bars"
-            )
-        c = np.where(ok, s / np.where(ok, e, 1.0) ** 2, np.nan)
+    c = count_scale_map(s, e)
+    ok = c > 0
+    if not ok.any():
+        raise InsganInputError(
+            f"{where}: no bin has a positive finite signal and error (errors all zero or NaN?); the run's exposure "
+            "(counts per unit intensity) is read from its Poisson error bars"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
         counts = np.where(ok, s * c, 0.0)
     enough = ok & (counts >= min_counts)
     use = enough if enough.sum() >= 10 else ok
@@ -97,10 +94,7 @@ def _arrays(run):
 
 def exposure_map(run) -> np.ndarray:
     """Per-bin counts per unit intensity S/σ² (same shape as the signal; 0 where S ≤ 0, σ ≤ 0 or not finite)."""
-    s, e = _arrays(run)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        ok = np.isfinite(s) & np.isfinite(e) & (s > 0) & (e > 0)
-        return np.where(ok, s / np.where(ok, e, 1.0) ** 2, 0.0)
+    return count_scale_map(*_arrays(run))
 
 
 def relative_exposure(run, *, reference, min_counts: float = MIN_COUNTS, where: str = "run") -> float:

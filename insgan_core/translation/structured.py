@@ -219,12 +219,21 @@ class StructuredTranslator(nn.Module):
         ec = 0.5 * (self.e_edges[1:] + self.e_edges[:-1])
         return qc, ec
 
-    def kernels(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(K_E (ne, ne), K_Q (ne, nq, nq)): column-normalised redistribution matrices of the signal path."""
+    def _learned_widths(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """σ_E (meV) and σ_Q (Å⁻¹) of the signal path at each energy-bin centre: the analytic widths times
+        their learned, bounded factors."""
         _, ec = self._centres()
         x = ec / self.ei_meV
-        sig_e = self.sigma_e0 * width_factor(self.e_width, x, self.width_bound)
-        sig_q = self.sigma_q0 * width_factor(self.q_width, x, self.width_bound)[None, :]
+        return (self.sigma_e0 * width_factor(self.e_width, x, self.width_bound),
+                self.sigma_q0 * width_factor(self.q_width, x, self.width_bound)[None, :])
+
+    def _q_band(self) -> int:
+        """Half width in |Q| bins of the banded |Q| kernel (8σ of the widest width the bound allows)."""
+        return band_half_width(self.q_edges.numpy(), float(self.sigma_q0.max()) * math.exp(self.width_bound))
+
+    def kernels(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(K_E (ne, ne), K_Q (ne, nq, nq)): column-normalised redistribution matrices of the signal path."""
+        sig_e, sig_q = self._learned_widths()
         return gaussian_kernel_torch(self.e_edges, sig_e), gaussian_kernel_torch(self.q_edges, sig_q.T)
 
     def signal_path(self, s: torch.Tensor, kernels=None) -> torch.Tensor:
@@ -241,12 +250,10 @@ class StructuredTranslator(nn.Module):
             s1 = ((s * we) @ ke.T) / we
             x = (s1 * wq[:, None]).permute(2, 1, 0)  # (ne, nq, B)
             return torch.bmm(kq, x).permute(2, 1, 0) / wq[:, None]
-        _, ec = self._centres()
-        x = ec / self.ei_meV
-        ke = gaussian_kernel_torch(self.e_edges, self.sigma_e0 * width_factor(self.e_width, x, self.width_bound))
+        sig_e, sig_q = self._learned_widths()
+        ke = gaussian_kernel_torch(self.e_edges, sig_e)
         s1 = ((s * we) @ ke.T) / we
-        sig_q = self.sigma_q0 * width_factor(self.q_width, x, self.width_bound)[None, :]
-        b = band_half_width(self.q_edges.numpy(), float(self.sigma_q0.max()) * math.exp(self.width_bound))
+        b = self._q_band()
         if 2 * b + 1 >= self.shape[0]:
             kq = gaussian_kernel_torch(self.q_edges, sig_q.T)
             return torch.bmm(kq, (s1 * wq[:, None]).permute(2, 1, 0)).permute(2, 1, 0) / wq[:, None]
@@ -345,9 +352,8 @@ class StructuredTranslator(nn.Module):
     def _inference_cache(self):
         if self._cache is None:
             with torch.no_grad(), _one_thread():
-                _, ec = self._centres()
-                x = ec / self.ei_meV
-                ke = gaussian_kernel_torch(self.e_edges, self.sigma_e0 * width_factor(self.e_width, x, self.width_bound))
+                sig_e, sig_q = self._learned_widths()
+                ke = gaussian_kernel_torch(self.e_edges, sig_e)
                 zero = torch.zeros(1, *self.shape, dtype=_DT)
                 comp = self.components(zero, torch.zeros(1, dtype=_DT))
                 static = (comp["elastic"] + comp["background"] + comp["near_ei"])[0]
@@ -361,8 +367,7 @@ class StructuredTranslator(nn.Module):
                                "has_c": self.has_count_scale, "coverage": self.coverage.numpy() > 0.5,
                                "c": self.count_scale.numpy().copy()}
                 nq = self.shape[0]
-                sig_q = self.sigma_q0 * width_factor(self.q_width, x, self.width_bound)[None, :]
-                b = band_half_width(self.q_edges.numpy(), float(self.sigma_q0.max()) * math.exp(self.width_bound))
+                b = self._q_band()
                 if 2 * b + 1 < max(nq // 4, 1):
                     frac = banded_fractions(self.q_edges, sig_q, b).numpy()  # (2b+1, nq_in, ne)
                     bands = np.zeros_like(frac)
@@ -864,8 +869,8 @@ def _training_exposures(targets) -> tuple[list[float], float | None, np.ndarray 
         return [1.0] * len(targets), None, None
     g = float(np.exp(np.mean(np.log(rel))))
     xs = [r / g for r in rel]
-    logs = np.array([np.where(exposure_map(t) > 0, np.log(np.maximum(exposure_map(t), 1e-300) / x), np.nan)
-                     for t, x in zip(targets, xs)])
+    maps = [exposure_map(t) for t in targets]
+    logs = np.array([np.where(c > 0, np.log(np.maximum(c, 1e-300) / x), np.nan) for c, x in zip(maps, xs)])
     with np.errstate(invalid="ignore"):
         n = np.isfinite(logs).sum(0)
         cmap = np.where(n > 0, np.exp(np.nansum(logs, 0) / np.maximum(n, 1)), 0.0)

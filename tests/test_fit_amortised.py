@@ -63,6 +63,14 @@ def test_estimator_file_round_trip(trained, tmp_path):
     bad.write_bytes(path.read_bytes()[:-16])
     with pytest.raises(InsganFileError, match="bad.safetensors"):
         AmortisedEstimator.load(bad)
+    # the shared model-file checks: a truncated tensor block is named as such, and an estimator is not a
+    # translation model
+    with pytest.raises(InsganFileError, match="truncated"):
+        AmortisedEstimator.load(bad)
+    from insgan_core.gan.model_file import load_model
+
+    with pytest.raises(InsganFileError, match="amortised parameter estimator"):
+        load_model(path)
 
 
 def test_flags_null_far_and_in_distribution_maps(trained):

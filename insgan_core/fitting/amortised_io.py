@@ -13,7 +13,6 @@ temperature, training record). Loading parses only JSON and raw tensor bytes (no
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,6 @@ __all__ = ["save_estimator", "load_estimator", "KIND"]
 
 KIND = "amortised_estimator"
 FORMAT_VERSION = 1
-_KEY = "insgan"
 
 
 def _module(est):
@@ -64,25 +62,16 @@ def load_estimator(path):
     from safetensors import SafetensorError
     from safetensors.torch import load as st_load
 
+    from ..gan.model_file import read_validated
     from .amortised import AmortisedEstimator
 
     path = Path(path)
     if not path.is_file():
         raise InsganFileError(f"estimator file {path}: not found (expected an amortised-estimator .safetensors file)")
-    data = path.read_bytes()
-    try:
-        (n,) = struct.unpack("<Q", data[:8])
-        header = json.loads(data[8:8 + n].decode("utf-8"))
-        md = json.loads(header["__metadata__"][_KEY])
-    except (struct.error, UnicodeDecodeError, ValueError, KeyError, TypeError):
-        raise InsganFileError(f"estimator file {path}: not an insgan safetensors file with metadata") from None
-    if not isinstance(md, dict) or md.get("kind") != KIND:
-        raise InsganFileError(f"estimator file {path}: kind {md.get('kind') if isinstance(md, dict) else None!r}, "
-                              f"expected {KIND!r} (written by benchmarks/bench_fit_amortised_bfo.py or "
-                              "AmortisedEstimator.save)")
-    if int(md.get("format_version", 0)) > FORMAT_VERSION:
-        raise InsganFileError(f"estimator file {path}: format_version {md.get('format_version')} is newer than "
-                              f"this insgan reads ({FORMAT_VERSION})")
+    data, _, md = read_validated(path)  # safetensors structure, JSON metadata, format version, required keys
+    if md.get("kind") != KIND:
+        raise InsganFileError(f"estimator file {path}: kind {md.get('kind')!r}, expected {KIND!r} (written by "
+                              "benchmarks/bench_fit_amortised_bfo.py or AmortisedEstimator.save)")
     try:
         names = list(md["names"])
         est = AmortisedEstimator(names, {k: tuple(v) for k, v in md["bounds"].items()}, int(md["n_features"]),

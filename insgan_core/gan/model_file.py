@@ -38,7 +38,7 @@ from ..data.io._atomic import atomic_path
 from ..errors import InsganFileError, InsganInputError
 
 __all__ = [
-    "FORMAT_VERSION", "METADATA_KEY", "REQUIRED_KEYS", "STRUCTURED_REQUIRED_KEYS", "save_model", "read_metadata",
+    "FORMAT_VERSION", "METADATA_KEY", "REQUIRED_KEYS", "STRUCTURED_REQUIRED_KEYS", "ESTIMATOR_REQUIRED_KEYS", "save_model", "read_metadata",
     "read_validated", "load_model", "write_module",
 ]
 
@@ -50,6 +50,10 @@ METADATA_KEY = "insgan"
 REQUIRED_KEYS = ("format_version", "network", "normaliser", "grid")
 #: metadata keys of a structured translation model (``"kind": "structured"``, :mod:`insgan_core.translation`)
 STRUCTURED_REQUIRED_KEYS = ("format_version", "kind", "grid", "structured")
+#: metadata keys of an amortised parameter estimator (``"kind": "amortised_estimator"``, :mod:`insgan_core.fitting`)
+ESTIMATOR_REQUIRED_KEYS = ("format_version", "kind", "names", "bounds", "hidden", "n_features")
+_REQUIRED_BY_KIND = {"gan": REQUIRED_KEYS, "structured": STRUCTURED_REQUIRED_KEYS,
+                     "amortised_estimator": ESTIMATOR_REQUIRED_KEYS}
 
 _MAX_HEADER_BYTES = 100_000_000  # the safetensors reference limit
 _DTYPE_BYTES = {
@@ -71,12 +75,14 @@ def _json_default(obj):
 
 def _check_metadata(metadata: dict, *, where: str, error=InsganInputError) -> None:
     kind = metadata.get("kind", "gan")
-    if kind not in ("gan", "structured"):
-        raise error(f"{where}: unknown model kind {kind!r}; expected 'gan' or 'structured'")
-    required = STRUCTURED_REQUIRED_KEYS if kind == "structured" else REQUIRED_KEYS
+    if kind not in _REQUIRED_BY_KIND:
+        raise error(f"{where}: unknown model kind {kind!r}; expected one of {', '.join(map(repr, _REQUIRED_BY_KIND))}")
+    required = _REQUIRED_BY_KIND[kind]
     missing = [k for k in required if k not in metadata]
     if missing:
         raise error(f"{where}: model metadata lacks {', '.join(missing)} (required: {', '.join(required)})")
+    if kind == "amortised_estimator":
+        return
     if kind == "structured":
         if not isinstance(metadata["structured"], dict):
             raise error(f"{where}: metadata 'structured' must be a dict of model options")
@@ -251,6 +257,11 @@ def load_model(path, *, device: str = "cpu"):
         raise InsganFileError(
             f"model file {path}: a structured translation model; load it with "
             "insgan_core.translation.load_translator (or StructuredTranslator.load)"
+        )
+    if md.get("kind") == "amortised_estimator":
+        raise InsganFileError(
+            f"model file {path}: an amortised parameter estimator, not a translation model; use it with "
+            "insgan fit --start amortised:FILE (insgan_core.fitting.load_estimator)"
         )
     try:
         tensors = st_load(data)

@@ -31,6 +31,9 @@ simulation is computed once per run. Run::
 
     python benchmarks/bench_translation.py [--quick] [--json results.json] [--train-sets "square_afm;square_afm,afm_chain"]
     python benchmarks/bench_translation.py --skip-real --robust-structured   # parts (b, c) alone, ~8 min on 2 cores
+
+Part (a) also reports the noise ratio of one extra sample per --noise-seeds seed (default 1, 2, 3): the spread of
+that row from the sample's random numbers alone.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ E_BINNING = "-15.5,0.5,52.5"
 NEAR_EI_MEV = 48.0
 MAGNON_Q_WINDOW = (1.0, 1.5)  # Å⁻¹: the spin wave rising from the magnetic Bragg peak near 1.2 Å⁻¹
 MAGNON_E_RANGE = (8.0, 45.0)  # meV searched for the band (keeps the elastic tail out)
+NOISE_E_WINDOW = (10.0, 45.0)  # meV of the noise variance/mean (the elastic line and the rise towards Ei kept out)
 
 
 def _log(*args):
@@ -168,11 +172,11 @@ def real_data(args, learned):
             trs.append(AtExposure(next(tr.fitted for tr in plain if _name(tr) == "model"), 1.0, name="model_x1"))
         res = evaluate_translators(trs, [sims[T_test]], [maps[T_test]], [T_test], detectors=[det[T_test]],
                                    q_windows=[MAGNON_Q_WINDOW], e_window=(15.0, 25.0), e_range=MAGNON_E_RANGE,
-                                   noise_e_window=(10.0, 45.0), seed=args.seed, n_patches=args.n_patches)
+                                   noise_e_window=NOISE_E_WINDOW, seed=args.seed, n_patches=args.n_patches)
         # the baselines' noise without the exposure (their training count scale), for comparison
         res_x1 = evaluate_translators(plain, [sims[T_test]], [maps[T_test]], [T_test], detectors=[det[T_test]],
                                       q_windows=[MAGNON_Q_WINDOW], e_window=(15.0, 25.0), e_range=MAGNON_E_RANGE,
-                                      noise_e_window=(10.0, 45.0), seed=args.seed, n_patches=args.n_patches)
+                                      noise_e_window=NOISE_E_WINDOW, seed=args.seed, n_patches=args.n_patches)
         band_res = energy_fwhm_meV(settings, 20.0)
         rows = {}
         for tr in trs:
@@ -205,6 +209,9 @@ def real_data(args, learned):
                 "fit_s": fit_s.get(n),
                 "parameters": tr.parameters() if hasattr(tr, "parameters") else {},
             }
+        for tr in trs if args.noise_seeds else ():
+            rows[_name(tr)]["noise_ratio_other_seeds"] = _noise_ratios(tr, sims[T_test], maps[T_test], T_test, det[T_test],
+                                                                       args.noise_seeds)
         clean, structured = rows.get("clean"), rows.get("structured")
         for n, r in rows.items():
             r["chi2_ratio_to_clean"] = r["chi2_inelastic"] / clean["chi2_inelastic"] if clean else None
@@ -225,6 +232,21 @@ def real_data(args, learned):
     out["pdcro2"] = ("not run: the spin-wave library has no PdCrO2 model (insgan_core/spinwave/library), so there is "
                      "no clean simulation to translate" if PDCRO2.is_file() else "not run: file not found")
     return out
+
+
+def _noise_ratios(tr, sim, target, temperature, detectors, seeds, window=NOISE_E_WINDOW):
+    """Noise variance/mean of one sample per seed (a fresh generator each) over the measured map's, in ``window``
+    (meV): how much the noise row moves with the sample's random numbers alone."""
+    from insgan_core.gan.metrics import noise_variance_to_mean
+
+    def inside(m):
+        ec = m.e_axis.centres
+        return np.where(((ec > window[0]) & (ec < window[1]))[None, :], m.signal, np.nan)
+
+    ref = noise_variance_to_mean(inside(target))
+    kw = {"detectors": detectors} if "detectors" in inspect.signature(tr.sample).parameters else {}
+    return [noise_variance_to_mean(inside(tr.sample(sim, temperature_K=temperature, rng=np.random.default_rng(int(sd)), **kw)))
+            / ref for sd in seeds]
 
 
 def joint_training(args, learned, sims, maps, det):
@@ -461,6 +483,10 @@ def print_tables(results):
         _log(f"{'translator':<12}" + "".join(f"{c[:16]:>18}" for c in cols))
         for n, r in d["translators"].items():
             _log(f"{n:<12}" + "".join(_fmt(r.get(c), 18) for c in cols))
+        if any(r.get("noise_ratio_other_seeds") for r in d["translators"].values()):
+            _log("noise_ratio with other sample seeds: " + "; ".join(
+                f"{n} " + ", ".join(f"{v:.3g}" for v in r["noise_ratio_other_seeds"])
+                for n, r in d["translators"].items() if r.get("noise_ratio_other_seeds")))
     if real.get("joint"):
         _log(f"\njoint fit on 5 K + 300 K (in-sample): {real['joint']}")
     if "pdcro2" in real:
@@ -510,6 +536,9 @@ def main(argv=None) -> int:
     p.add_argument("--chopper-frequency", type=float, default=350.0, help="MERLIN Fermi chopper frequency (Hz)")
     p.add_argument("--n-patches", type=int, default=256, help="patches per set for the patch distance")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--noise-seeds", default="1,2,3",
+                   help="part (a): also the noise ratio of one sample per seed (','-separated; '' for none): its "
+                        "spread from the sample's random numbers alone")
     p.add_argument("--skip-real", action="store_true", help="skip part (a)")
     p.add_argument("--no-count-background", action="store_true",
                    help="part (a): fit the learned model without the near-Ei background fixed in counts")
@@ -517,6 +546,10 @@ def main(argv=None) -> int:
     p.add_argument("--skip-families", action="store_true", help="skip parts (b) and (c)")
     args = p.parse_args(argv)
     args.baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
+    try:
+        args.noise_seeds = [int(v) for v in args.noise_seeds.split(",") if v.strip()]
+    except ValueError:
+        p.error(f"--noise-seeds: expected ','-separated integers, got {args.noise_seeds!r}")
     train_sets = [[f.strip() for f in part.split(",") if f.strip()] for part in args.train_sets.split(";") if part.strip()]
     args.quick_tests = 3
     if args.quick:

@@ -3,7 +3,8 @@
 The physics part (signal path, elastic line, backgrounds, coverage) is frozen; the residual ρ can change
 the expectation by at most the fraction f (μ·(1 + f·tanh ρ)), so the discriminator can only teach it
 what the explicit terms leave out, never move or delete the signal. Generated maps are the expectation
-plus Gaussian-approximated counting noise with the learnt count scale (differentiable); real maps are
+plus Gaussian-approximated noise (counting noise with the learnt count scale at each target's exposure, and
+the coverage-edge scatter; differentiable); real maps are
 the targets. Paired training adds the χ² likelihood of the targets; unpaired training uses the
 adversarial loss alone (the residual's bound keeps the physics).
 """
@@ -62,12 +63,18 @@ def train_residual(model, prob, *, fraction: float, steps: int, seed: int = 0, t
     valid = prob.valid
     real = torch.where(valid, prob.y, torch.full_like(prob.y, float("nan")))
     scale = float(torch.median(prob.y[valid].abs()).clamp_min(1e-12))
-    c = model.count_scale if model.has_count_scale else None
+    # each target at its own run exposure (joint training on runs of different exposure): the background fixed
+    # in counts scales as 1/x and the counting noise has x·c counts per unit intensity
+    x = prob.x
+    c = model.count_scale[None] * x[:, None, None] if model.has_count_scale else None
+    scatter = model.relative_scatter_map()
+    eps2 = torch.from_numpy(scatter) if scatter is not None else torch.zeros((), dtype=torch.float64)
     gen = torch.Generator().manual_seed(seed)
     for step in range(int(steps)):
-        mu = model.expectation(prob.s, prob.t)
+        mu = model.expectation(prob.s, prob.t, exposure=x)
         noise = torch.randn(mu.shape, generator=gen, dtype=mu.dtype)
-        fake = mu + (torch.sqrt(mu.clamp_min(0) / c) * noise if c is not None else 0.0)
+        # variance floored at a tiny value: √ has an infinite derivative at 0 (bins with μ ≤ 0)
+        fake = mu + (torch.sqrt((mu.clamp_min(0) / c + eps2 * mu**2).clamp_min(1e-300)) * noise if c is not None else 0.0)
         fake = torch.where(valid, fake, torch.full_like(fake, float("nan")))
         # discriminator
         opt_d.zero_grad()

@@ -5,7 +5,8 @@ whose JSON metadata has ``"kind": "structured"``, ``grid``, ``structured`` (the 
 ``settings`` (instrument record), ``training``, ``count_scale`` (median counts per unit intensity, or
 null) and ``training_exposure`` (counts per unit intensity of the training run(s) on the model grid, the
 reference of the relative exposure that apply takes; null when the targets had no errors). Files written
-before the count-domain background existed lack its tensors; they load with that term off. The tensors are the model's ``state_dict`` (float64): learnt parameters, analytic widths,
+before the count-domain background existed lack its tensors; they load with that term off; files from before
+the coverage-edge scatter (tensor ``edge_scatter``) load without it. The tensors are the model's ``state_dict`` (float64): learnt parameters, analytic widths,
 coverage and count-scale maps. Loading parses only JSON and raw tensor bytes (no pickle, no code).
 """
 
@@ -80,8 +81,9 @@ def _from_metadata(md: dict, where: str):
     return model
 
 
-#: tensors added with the count-domain background; older files lack them (the term is then off, amplitude 0)
-_OPTIONAL_TENSORS = ("cnt_amp", "cnt_log_dlambda", "exposure_map")
+#: tensors added after the first structured files: the count-domain background (older files: the term off,
+#: amplitude 0) and the coverage-edge scatter of the noise model (older files: none, plain Poisson samples)
+_OPTIONAL_TENSORS = ("cnt_amp", "cnt_log_dlambda", "exposure_map", "edge_scatter")
 
 
 def load_structured(path):

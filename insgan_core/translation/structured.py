@@ -31,7 +31,9 @@ Model (on a fixed |Q| × E grid, |Q| in Å⁻¹, E in meV, intensities per Å⁻
 * **Coverage**: NaN outside the measured coverage (from the targets' NaN pattern or a detector table).
 * **Counting noise**: c(Q,E) counts per unit intensity learnt from the targets' errors
   (:mod:`insgan_core.translation.noise_model`), at the training exposure; a run of relative exposure x
-  has x·c (variance μ / (x c)). :meth:`StructuredTranslator.sample` draws Poisson counts.
+  has x·c (variance μ / (x c)). :meth:`StructuredTranslator.sample` draws Poisson counts; in the bins next
+  to the edge of the coverage it first multiplies μ by exposure-independent relative scatter 1 ± ε_k (mean 1,
+  variance ε_k² (k = 1, 2 bins from the edge, learnt from the training maps; the expectation is unchanged).
 
 Training (:func:`fit_structured`) minimises χ² = Σ ((y − μ)/σ)² with the targets' errors σ. Every
 term except the widths, the line shape and λ is linear in its parameters, so those are solved exactly
@@ -75,7 +77,7 @@ from .kernels import (
 from .lineshapes import bose_energy, exp_tail_bins, gaussian_bins, lorentzian_bins, near_ei_bins
 from ..data.exposure import check_exposure, run_exposure
 from .exposure import COUNT_PRIOR_EDGE_MEV, COUNT_PRIOR_SHARP_LAMBDA_MEV, count_prior_energy_bins, count_prior_rise
-from .noise_model import estimate_count_scale_map, sample_counts
+from .noise_model import EDGE_RINGS, coverage_edge_classes, estimate_count_scale_map, estimate_edge_scatter, sample_counts
 
 __all__ = ["StructuredTranslator", "fit_structured", "FitReport", "KIND"]
 
@@ -163,6 +165,8 @@ class StructuredTranslator(nn.Module):
         self.register_buffer("count_scale", torch.zeros(nq, ne, dtype=_DT))
         # per-bin counts per unit intensity S/σ² of the training run(s) at the reference exposure (0: unknown)
         self.register_buffer("exposure_map", torch.zeros(nq, ne, dtype=_DT))
+        # exposure-independent relative scatter ε_k² of the coverage-edge classes k = 1, 2 (noise_model; 0: none)
+        self.register_buffer("edge_scatter", torch.zeros(EDGE_RINGS, dtype=_DT))
         # nonlinear parameters (Adam)
         self.e_width = nn.Parameter(torch.zeros(3, dtype=_DT))
         self.q_width = nn.Parameter(torch.zeros(2, dtype=_DT))
@@ -477,11 +481,20 @@ class StructuredTranslator(nn.Module):
         work, rebinned = self._input(sim, rebin)
         t = self._temperature(sim, temperature_K)
         mu = self._blank(self.predict_array(work.signal, t, x), work.signal)
-        signal, error = sample_counts(mu, x * self.count_scale.numpy(), rng=rng)
+        signal, error = sample_counts(mu, x * self.count_scale.numpy(), rng=rng, relative_scatter=self.relative_scatter_map())
         out = work.with_data(signal, error)
         out.metadata.provenance = dict(out.metadata.provenance)
         out.metadata.provenance["translation"] = self._record("poisson", rebinned, x)
         return self._back(out, sim, rebinned)
+
+    def relative_scatter_map(self) -> np.ndarray | None:
+        """ε² per bin (shape (nq, ne)) of the exposure-independent coverage-edge scatter that :meth:`sample` adds
+        (:mod:`insgan_core.translation.noise_model`); None when the model has none (files from before it)."""
+        eps2 = self.edge_scatter.numpy()
+        if not np.any(eps2 > 0):
+            return None
+        classes = coverage_edge_classes(self.coverage.numpy() > 0.5, rings=eps2.size)
+        return np.where(classes > 0, np.concatenate([[0.0], eps2])[classes], 0.0)
 
     def exposure_of(self, run) -> float:
         """Exposure of a measured run relative to training (x = c_run / c_train), read from its errors.
@@ -520,7 +533,9 @@ class StructuredTranslator(nn.Module):
             "kind": KIND, "model_file": self.source, "model_sha256": self.weights_digest(), "noise": noise,
             "exposure_relative": float(exposure), "training_exposure": self.training_exposure,
             "rebinned": bool(rebinned), "scale_a": float(self.a.detach()[0]), "insgan_version": __version__,
-            "error_model": ("Poisson counting noise with the learnt count scale c(Q,E); sigma = sqrt(N)/c" if noise == "poisson"
+            "edge_scatter": [float(v) for v in self.edge_scatter.numpy()],
+            "error_model": ("Poisson counting noise with the learnt count scale c(Q,E), plus exposure-independent relative "
+                            "scatter of the coverage-edge bins when edge_scatter > 0; sigma = sqrt(N)/c" if noise == "poisson"
                             else "sqrt(mu / c(Q,E)) with the learnt count scale" if self.has_count_scale else "none (0)"),
         }
 
@@ -767,9 +782,32 @@ def _nonneg_lsq(x, yw, nonneg, ridge: float) -> np.ndarray:
 NOISE_WINDOW_MEV = (3.0, 0.8)
 
 
+def _noise_window(model: StructuredTranslator, e_centres: np.ndarray) -> np.ndarray:
+    """Energy bins (bool, (ne,)) outside :data:`NOISE_WINDOW_MEV`."""
+    return (e_centres < NOISE_WINDOW_MEV[0]) | (e_centres > NOISE_WINDOW_MEV[1] * model.ei_meV)
+
+
+def _fit_edge_scatter(model: StructuredTranslator, sims, targets, temps, exposures=None) -> list[dict]:
+    """Set ``model.edge_scatter`` from the training maps (:func:`noise_model.estimate_edge_scatter`, inside the
+    noise-calibration window) and return the per-class estimates for the training record."""
+    outside = _noise_window(model, targets[0].e_axis.centres)
+    classes = coverage_edge_classes(model.coverage.numpy() > 0.5, rings=model.edge_scatter.numel())
+    ys, es, mus = [], [], []
+    for s, t, temp, x in zip(sims, targets, temps, exposures or [1.0] * len(sims)):
+        ys.append(np.where(outside[None, :], np.nan, t.signal))
+        es.append(np.where(outside[None, :], np.nan, t.error))
+        mus.append(model.predict_array(s.signal, temp, x))
+    est = estimate_edge_scatter(ys, es, mus, classes, rings=model.edge_scatter.numel())
+    with torch.no_grad():
+        model.edge_scatter.copy_(torch.tensor([e["eps2"] for e in est], dtype=_DT))
+    model.invalidate()
+    return est
+
+
 def _calibrate_noise(model: StructuredTranslator, sims, targets, temps, seed: int, exposures=None) -> float:
     """Scale c(Q,E) so that samples have the small-scale variance/mean of the targets.
 
+    Runs after the coverage-edge scatter is set (:func:`_fit_edge_scatter`), so the samples it compares carry it.
     The measured maps' bin-to-bin scatter exceeds their Poisson error bars (unresolved structure,
     detector-efficiency scatter, correlated reduction); matching what
     :func:`insgan_core.gan.metrics.noise_variance_to_mean` sees in the targets makes the samples look like
@@ -778,8 +816,7 @@ def _calibrate_noise(model: StructuredTranslator, sims, targets, temps, seed: in
     from ..gan.metrics import noise_variance_to_mean
 
     rng = np.random.default_rng(seed + 7919)
-    ec = targets[0].e_axis.centres
-    outside = (ec < NOISE_WINDOW_MEV[0]) | (ec > NOISE_WINDOW_MEV[1] * model.ei_meV)
+    outside = _noise_window(model, targets[0].e_axis.centres)
 
     def inelastic(m):
         return np.where(outside[None, :], np.nan, m.signal)
@@ -1052,6 +1089,7 @@ def _fit_structured(
     model.invalidate()
 
     if model.has_count_scale:
+        history.append({"stage": "edge_scatter", "classes": _fit_edge_scatter(model, sims, targets, temps, exposures)})
         history.append({"stage": "noise_calibration", "variance_factor": _calibrate_noise(model, sims, targets, temps, seed, exposures)})
     if residual_fraction > 0:
         from .adversarial import train_residual

@@ -474,6 +474,12 @@ def _translation_rows(data: dict) -> list[tuple]:
             target = f"≥ {lo:g}" if hi is None else f"{lo:g}–{hi:g}"
             rows.append(_row(f"{label}: {what}", "; ".join(f"{n} {_num(r.get(key))}" for n, r in tr.items()), "—", "—",
                              target, "n/a" if m is None else met(m.get(key), at_least=lo, at_most=hi)))
+        seeds = {n: r["noise_ratio_other_seeds"] for n, r in tr.items() if r.get("noise_ratio_other_seeds")}
+        if seeds:  # the same row for other samples: how much of it is the sample's random numbers
+            rows.append(_row(f"{label}: noise variance/mean / measured, {len(next(iter(seeds.values())))} other sample "
+                             "seeds (min–max)", "; ".join(f"{n} {_num(min(v))}–{_num(max(v))}" for n, v in seeds.items()),
+                             "—", "—", "0.8–1.25 (each)", "n/a" if model not in seeds else
+                             "yes" if all(0.8 <= v <= 1.25 for v in seeds[model]) else "no"))
         key = "signal_band_shift_from_input_meV" if "signal_band_shift_from_input_meV" in next(iter(tr.values())) \
             else "band_shift_from_input_meV"
         shifts = "; ".join(f"{n} {_num(r.get(key))}" for n, r in tr.items())

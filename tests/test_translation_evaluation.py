@@ -247,7 +247,14 @@ def test_benchmark_report_rows_judge_the_model_against_the_baselines():
         chi = next(k for k in rows if "inelastic χ²/N" in k)
         assert rows[chi] == "yes"  # 56 ≤ 71 and ≤ 0.5 × 170
         assert rows[next(k for k in rows if "noise variance/mean" in k)] == "no"  # 0.49 outside 0.8–1.25
+        assert not any("other sample seeds" in k for k in rows)  # no extra seeds in the data: no row
         assert rows[next(k for k in rows if "worst relative L1" in k)] == "yes"  # 0.25 ≤ 0.3 and ≤ blur 0.35
         assert "structured 71.0" in table and "PdCrO2" in table
+        for seeds, verdict in (([0.85, 0.97, 1.1], "yes"), ([0.85, 1.3], "no"), ([0.7, 0.9], "no")):
+            tr["model"]["noise_ratio_other_seeds"] = seeds
+            table = run_all.build_table({"translation": {"ok": True, "data": data}},
+                                        scripts=[s for s in run_all.SCRIPTS if s.name == "translation"])
+            rows = {r.split(" | ")[0].lstrip("| "): r.rstrip(" |").split(" | ")[-1] for r in table.splitlines()[2:]}
+            assert rows[next(k for k in rows if "other sample seeds" in k)] == verdict, seeds
     finally:
         sys.modules.pop(spec.name, None)

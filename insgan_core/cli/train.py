@@ -228,6 +228,10 @@ def _run_structured(args) -> int:
         if model.training_exposure is not None:
             log.info("insgan train: training exposure %.4g counts per unit intensity (median S/sigma^2 on the model grid)",
                      model.training_exposure)
+        edge = next((h["classes"] for h in rec["history"] if h.get("stage") == "edge_scatter"), None)
+        if edge:
+            log.info("insgan train: coverage-edge scatter eps^2 (1, 2 bins from the edge) %s, in samples only",
+                     ", ".join(f"{c['eps2']:.3g} ({c['method']})" for c in edge))
     return 0
 
 

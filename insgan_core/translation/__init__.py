@@ -14,6 +14,8 @@ training pairs (clean simulation, measured or artefact map with errors) by a ``f
 * :mod:`.exposure` — moving a model between runs of different exposure (counts per unit intensity read
   from the runs' errors, :mod:`insgan_core.data.exposure`): counting noise and the background fixed in
   counts, the prior that splits it from the intensity terms with one training run, :class:`AtExposure`.
+* :mod:`.noise_model` — the structured model's noise: counts per unit intensity from the targets' errors,
+  Poisson sampling, and the exposure-independent scatter of the bins at the edge of the detector coverage.
 * :mod:`.evaluation` — :func:`evaluate_translators`: per-map metrics against a physics target or a
   measured map (relative L1, χ²/N, patch distance, peaks, integrals, noise, background).
 

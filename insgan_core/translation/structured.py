@@ -33,7 +33,7 @@ Model (on a fixed |Q| × E grid, |Q| in Å⁻¹, E in meV, intensities per Å⁻
   (:mod:`insgan_core.translation.noise_model`), at the training exposure; a run of relative exposure x
   has x·c (variance μ / (x c)). :meth:`StructuredTranslator.sample` draws Poisson counts; in the bins next
   to the edge of the coverage it first multiplies μ by exposure-independent relative scatter 1 ± ε_k (mean 1,
-  variance ε_k² (k = 1, 2 bins from the edge, learnt from the training maps; the expectation is unchanged).
+  variance ε_k²; k = 1, 2 bins from the edge, learnt from the training maps; the expectation is unchanged).
 
 Training (:func:`fit_structured`) minimises χ² = Σ ((y − μ)/σ)² with the targets' errors σ. Every
 term except the widths, the line shape and λ is linear in its parameters, so those are solved exactly
